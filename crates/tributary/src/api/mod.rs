@@ -1,0 +1,169 @@
+//! The HTTP API: Cloud-Elements-compatible routes under `/elements/api-v2`, one module per
+//! resource, each owning its router; plus operations endpoints and the OpenAPI document,
+//! which is generated from the handlers' annotations so it cannot drift from the routes.
+
+pub mod auth;
+pub mod elements;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod instances;
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, Request},
+    http::{HeaderName, HeaderValue, Method, Uri, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use tower_http::{
+    catch_panic::CatchPanicLayer, sensitive_headers::SetSensitiveRequestHeadersLayer,
+    trace::TraceLayer,
+};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
+};
+use utoipa_axum::router::OpenApiRouter;
+
+use self::error::{ApiError, REQUEST_ID};
+use crate::app::AppState;
+
+/// Where the Cloud-Elements-compatible API lives.
+pub const BASE_PATH: &str = "/elements/api-v2";
+
+const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tributary",
+        description = "Self-hosted integration hub: element instances authenticated through OAuth 2.0, \
+            provider events received and normalized, and delivered signed to your callback URL. \
+            Compatible with the Cloud Elements platform API.",
+    ),
+    modifiers(&Security),
+    security(("authorization" = [])),
+    tags(
+        (name = "elements", description = "Providers the hub connects to"),
+        (name = "instances", description = "Authenticated connections to provider accounts"),
+        (name = "configuration", description = "Instance configuration entries"),
+        (name = "operations", description = "Health and readiness"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "authorization",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "`User <user secret>, Organization <organization secret>` for platform calls; \
+                 `User <user secret>, Element <instance token>` for calls about one instance.",
+            ))),
+        );
+    }
+}
+
+/// The API routes and their OpenAPI description.
+fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let api = OpenApiRouter::new()
+        .merge(elements::router())
+        .merge(instances::router());
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest(BASE_PATH, api)
+        .merge(health::router())
+        .split_for_parts()
+}
+
+/// The OpenAPI document of the whole HTTP API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    with_document_path(routes().1)
+}
+
+/// Adds the document's own route, which is served outside the annotated routers.
+fn with_document_path(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    openapi.paths.paths.insert(
+        format!("{BASE_PATH}/openapi.json"),
+        utoipa::openapi::path::PathItem::new(
+            utoipa::openapi::HttpMethod::Get,
+            utoipa::openapi::path::OperationBuilder::new()
+                .summary(Some("This document"))
+                .tag("operations")
+                .security(utoipa::openapi::security::SecurityRequirement::default())
+                .response(
+                    "200",
+                    utoipa::openapi::Response::new("The OpenAPI 3.1 description of the API"),
+                ),
+        ),
+    );
+    openapi
+}
+
+/// The complete HTTP application.
+pub fn app(state: AppState) -> Router {
+    let (router, openapi) = routes();
+    let document = with_document_path(openapi)
+        .to_json()
+        .expect("the OpenAPI document serializes");
+    let max_body = state.config.api.max_body_bytes;
+    router
+        .route(
+            &format!("{BASE_PATH}/openapi.json"),
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let id = request
+                .headers()
+                .get(REQUEST_ID_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// Gives every request an id (the caller's `X-Request-Id` when it is sane), available to
+/// error responses and logs, and returned in the `X-Request-Id` response header.
+async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .map_or_else(|| hex::encode(rand::random::<[u8; 12]>()), str::to_owned);
+    let value = HeaderValue::from_str(&id).expect("request ids are ASCII alphanumerics");
+    request
+        .headers_mut()
+        .insert(REQUEST_ID_HEADER, value.clone());
+    let mut response = REQUEST_ID.scope(id, next.run(request)).await;
+    response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    response
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::NotFound(format!(
+        "No such endpoint: {method} {}. The API lives under {BASE_PATH}; its description is at {BASE_PATH}/openapi.json.",
+        uri.path()
+    ))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!(
+        "{method} is not allowed on {}; see {BASE_PATH}/openapi.json for the methods it takes.",
+        uri.path()
+    ))
+}

@@ -1,0 +1,138 @@
+//! Wiring: builds the hub's parts from configuration, serves the API and runs the background
+//! workers until shutdown.
+
+use std::{net::SocketAddr, ops::Deref, sync::Arc};
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::{Config, SqliteSynchronous},
+    crypto::{Cipher, MasterKey},
+    elements::Registry,
+    instances::Instances,
+    oauth::{ProviderClient, TokenManager},
+    store::{self, ConnectOptions, Store},
+};
+
+/// Everything request handlers and workers share.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub elements: Arc<Registry>,
+    pub tokens: Arc<TokenManager>,
+    pub instances: Instances,
+    /// The hub's base URL as providers and browsers see it, without a trailing slash.
+    pub public_url: String,
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Connects to the database (migrating it), loads the master key and the elements.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = store::connect(
+            &config.database_url(),
+            &ConnectOptions {
+                max_connections: config.database.max_connections,
+                sqlite_full_sync: config.database.sqlite_synchronous == SqliteSynchronous::Full,
+            },
+        )
+        .await
+        .context("opening the database")?;
+        let key = match &config.master_key {
+            Some(text) => MasterKey::from_base64(text.expose_secret())?,
+            None => {
+                std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                    format!("creating the data directory {}", config.data_dir.display())
+                })?;
+                MasterKey::load_or_create(&config.data_dir.join("master.key"))?
+            }
+        };
+        let cipher = Arc::new(Cipher::new(&key));
+        let elements = Arc::new(Registry::builtin(&config.providers)?);
+        let node = format!(
+            "{}-{}",
+            std::process::id(),
+            hex::encode(rand::random::<[u8; 4]>())
+        );
+        let tokens = Arc::new(TokenManager::new(
+            store.clone(),
+            cipher.clone(),
+            elements.clone(),
+            ProviderClient::new(config.oauth.provider_timeout()),
+            config.oauth.clone(),
+            node,
+        ));
+        let instances = Instances::new(
+            store.clone(),
+            cipher.clone(),
+            elements.clone(),
+            tokens.clone(),
+        );
+        Ok(Self(Arc::new(Shared {
+            public_url: config.public_url(),
+            config,
+            store,
+            elements,
+            tokens,
+            instances,
+        })))
+    }
+}
+
+/// A hub serving on a bound listener.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: CancellationToken,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl Running {
+    /// Stops accepting requests, lets in-flight ones finish and stops the workers.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Resolves when the hub stops on its own (a listener failure).
+    pub async fn wait(&mut self) {
+        self.tasks.join_next().await;
+    }
+}
+
+/// Serves the API on `listener` and starts the background workers.
+pub fn start(state: AppState, listener: TcpListener) -> anyhow::Result<Running> {
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(state.tokens.clone().run(shutdown.clone()));
+    let app = crate::api::app(state.clone());
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "HTTP server failed");
+        }
+    });
+    Ok(Running {
+        addr,
+        state,
+        shutdown,
+        tasks,
+    })
+}

@@ -1,0 +1,329 @@
+//! Server configuration: built-in defaults, then an optional TOML file, then `TRIBUTARY_*`
+//! environment variables, then command-line flags, each layer overriding the one before.
+//!
+//! Nested keys use `__` in environment variables, e.g.
+//! `TRIBUTARY_PROVIDERS__HOOTSUITE__BASE_URL=http://127.0.0.1:9090`.
+//! Unknown keys are errors so that a typo does not silently fall back to a default.
+
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// The name of the config file read from the working directory when no path is given.
+pub const DEFAULT_CONFIG_FILE: &str = "tributary.toml";
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// Base URL under which providers and browsers reach this hub (used for
+    /// `eventsWebhookUrl`); defaults to `http://<listen>`.
+    pub public_url: Option<Url>,
+    /// Directory for the default SQLite database and the generated master key.
+    pub data_dir: PathBuf,
+    /// `sqlite://path` or `postgres://…`; defaults to `sqlite://<data_dir>/tributary.db`.
+    pub database_url: Option<String>,
+    /// Base64 of 32 bytes sealing stored secrets; defaults to the key in
+    /// `<data_dir>/master.key`, generated on first start.
+    #[serde(skip_serializing)]
+    pub master_key: Option<SecretString>,
+    pub database: DatabaseConfig,
+    pub oauth: OAuthConfig,
+    pub api: ApiConfig,
+    pub log: LogConfig,
+    /// Per-element overrides of the provider endpoints, keyed by element key.
+    pub providers: BTreeMap<String, ProviderOverride>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            master_key: None,
+            database: DatabaseConfig::default(),
+            oauth: OAuthConfig::default(),
+            api: ApiConfig::default(),
+            log: LogConfig::default(),
+            providers: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Connections in the pool (SQLite: readers; it always writes through one connection).
+    pub max_connections: u32,
+    /// SQLite `synchronous` pragma: `full` survives power loss, `normal` survives a crash
+    /// of the hub but may lose the last commits on power loss.
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            sqlite_synchronous: SqliteSynchronous::Full,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    Full,
+    Normal,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthConfig {
+    /// Refresh an access token this long before it expires (at most half its lifetime).
+    pub refresh_ahead_secs: u64,
+    /// How long one hub process may hold the right to refresh an instance's token.
+    pub refresh_lease_secs: u64,
+    /// How often the refresher looks for tokens that are due.
+    pub refresh_scan_secs: u64,
+    /// Timeout of every call to a provider.
+    pub provider_timeout_secs: u64,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            refresh_ahead_secs: 300,
+            refresh_lease_secs: 60,
+            refresh_scan_secs: 15,
+            provider_timeout_secs: 15,
+        }
+    }
+}
+
+impl OAuthConfig {
+    pub fn refresh_ahead(&self) -> Duration {
+        Duration::from_secs(self.refresh_ahead_secs)
+    }
+    pub fn refresh_lease(&self) -> Duration {
+        Duration::from_secs(self.refresh_lease_secs)
+    }
+    pub fn refresh_scan(&self) -> Duration {
+        Duration::from_secs(self.refresh_scan_secs.max(1))
+    }
+    pub fn provider_timeout(&self) -> Duration {
+        Duration::from_secs(self.provider_timeout_secs)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Largest request body the API accepts.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `tracing` filter directives, e.g. `info,tributary=debug`.
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where to reach a provider instead of the endpoints in its element definition: the
+/// simulator, a proxy or a sandbox.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProviderOverride {
+    /// Replaces scheme, host and port of every provider endpoint, keeping their paths.
+    pub base_url: Option<Url>,
+    pub authorization_url: Option<Url>,
+    pub token_url: Option<Url>,
+    pub api_base_url: Option<Url>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Layers defaults, the config file (`path`, or `tributary.toml` when present), the
+    /// environment and `overrides` (command-line flags).
+    pub fn load(
+        path: Option<&std::path::Path>,
+        overrides: &CliOverrides,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match path {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if std::path::Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE));
+            }
+            None => {}
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("TRIBUTARY_").split("__").ignore(&["config"]))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.public_url
+            && !matches!(url.scheme(), "http" | "https")
+        {
+            return Err(ConfigError(format!(
+                "public_url must be http or https, got {url}"
+            )));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError(
+                "database.max_connections must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database to use: the configured URL, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tributary.db").display()))
+    }
+
+    /// The hub's own base URL as seen from outside, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+}
+
+/// Command-line flags that override configuration; absent flags leave it alone.
+#[derive(Debug, Default, Serialize)]
+pub struct CliOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<Url>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_run_on_sqlite_in_the_data_dir() {
+        figment::Jail::expect_with(|_| {
+            let config = Config::load(None, &CliOverrides::default()).unwrap();
+            assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+            assert_eq!(config.database_url(), "sqlite://data/tributary.db");
+            assert_eq!(config.public_url(), "http://127.0.0.1:8080");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                DEFAULT_CONFIG_FILE,
+                r#"
+                listen = "127.0.0.1:9000"
+                public_url = "https://hub.example.com/"
+                [providers.hootsuite]
+                base_url = "http://127.0.0.1:7000"
+                "#,
+            )?;
+            jail.set_env("TRIBUTARY_LISTEN", "127.0.0.1:9001");
+            jail.set_env("TRIBUTARY_OAUTH__REFRESH_AHEAD_SECS", "42");
+            let flags = CliOverrides {
+                database_url: Some("postgres://db/x".into()),
+                ..Default::default()
+            };
+            let config = Config::load(None, &flags).unwrap();
+            assert_eq!(config.listen.to_string(), "127.0.0.1:9001");
+            assert_eq!(config.public_url(), "https://hub.example.com");
+            assert_eq!(config.oauth.refresh_ahead_secs, 42);
+            assert_eq!(config.database_url(), "postgres://db/x");
+            assert_eq!(
+                config.providers["hootsuite"]
+                    .base_url
+                    .as_ref()
+                    .unwrap()
+                    .as_str(),
+                "http://127.0.0.1:7000/"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn typos_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TRIBUTARY_LISTN", "127.0.0.1:1");
+            let err = Config::load(None, &CliOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("listn"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_named_config_file_must_exist() {
+        figment::Jail::expect_with(|_| {
+            let err = Config::load(
+                Some(std::path::Path::new("nope.toml")),
+                &CliOverrides::default(),
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("nope.toml"), "{err}");
+            Ok(())
+        });
+    }
+}

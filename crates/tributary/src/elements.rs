@@ -1,0 +1,358 @@
+//! Element definitions: what the hub knows about each provider, as data.
+//!
+//! An element is described by a TOML file under `crates/tributary/elements/` (identity,
+//! OAuth endpoints, API base, event methods, configuration keys). Adding a provider means
+//! adding a file here, not touching the API, the pipeline or the store. Endpoints can be
+//! redirected per deployment through [`ProviderOverride`] (to the simulator, a proxy or a
+//! sandbox).
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use figment::{
+    Figment,
+    providers::{Format, Toml},
+};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::config::ProviderOverride;
+
+/// Built-in element definitions, compiled into the binary.
+const BUILTIN: &[(&str, &str)] = &[("hootsuite.toml", include_str!("../elements/hootsuite.toml"))];
+const OAUTH2_KEYS: &str = include_str!("../elements/oauth2-keys.toml");
+const EVENT_KEYS: &str = include_str!("../elements/event-keys.toml");
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Element {
+    pub key: String,
+    pub id: i64,
+    pub name: String,
+    pub hub: String,
+    pub description: String,
+    pub authentication: Authentication,
+    pub api: Api,
+    pub events: Events,
+    /// Every configuration key an instance of this element accepts: the element's own,
+    /// then those of its authentication type, then the events framework's.
+    #[serde(default)]
+    pub configuration: Vec<ConfigKeySpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, tag = "type", rename_all = "lowercase")]
+pub enum Authentication {
+    Oauth2(OAuth2),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2 {
+    pub authorization_url: Url,
+    pub token_url: Url,
+    pub client_auth: ClientAuth,
+    pub default_scope: String,
+    #[serde(default)]
+    pub min_state_length: usize,
+}
+
+/// How the hub authenticates to the provider's token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// HTTP Basic `client_id:client_secret`.
+    Basic,
+    /// `client_id` and `client_secret` in the form body.
+    Body,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    pub base_url: Url,
+    /// GET path that answers with the authenticated account; proves a fresh token works.
+    pub identity_path: String,
+    /// JSON pointers into the identity response.
+    pub identity_id_pointer: String,
+    pub identity_email_pointer: Option<String>,
+    pub identity_name_pointer: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Events {
+    pub methods: Vec<EventMethod>,
+    pub default_method: EventMethod,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventMethod {
+    Webhook,
+    Polling,
+}
+
+impl EventMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::Polling => "polling",
+        }
+    }
+}
+
+/// One configuration key an instance accepts.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigKeySpec {
+    pub key: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ConfigKind,
+    #[serde(default)]
+    pub required: bool,
+    pub default: Option<String>,
+    #[serde(default)]
+    pub description: String,
+}
+
+impl ConfigKeySpec {
+    /// Secret values are sealed at rest and masked in every response.
+    pub fn is_secret(&self) -> bool {
+        self.kind == ConfigKind::Password
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfigKind {
+    Text,
+    Password,
+    Url,
+    Boolean,
+    Number,
+    Json,
+    /// A JSON object of HTTP header names to values.
+    Headers,
+    /// One of the element's event methods.
+    Method,
+}
+
+impl ConfigKind {
+    /// Cloud Elements' name for the type, as shown to API clients.
+    pub fn ce_name(self) -> &'static str {
+        match self {
+            Self::Text | Self::Url | Self::Method => "TEXTFIELD_1000",
+            Self::Password => "PASSWORD",
+            Self::Boolean => "BOOLEAN",
+            Self::Number => "TEXTFIELD_32",
+            Self::Json | Self::Headers => "TEXTAREA",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    configuration: Vec<ConfigKeySpec>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ElementError {
+    #[error("element definition {file}: {message}")]
+    Definition { file: String, message: String },
+    #[error("providers.{0}: no such element")]
+    UnknownOverride(String),
+}
+
+/// All elements this hub serves, looked up by key or id.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    by_key: BTreeMap<String, Arc<Element>>,
+}
+
+impl Registry {
+    /// The built-in elements with the deployment's endpoint overrides applied.
+    pub fn builtin(overrides: &BTreeMap<String, ProviderOverride>) -> Result<Self, ElementError> {
+        let shared = |file: &str, text: &str| -> Result<Vec<ConfigKeySpec>, ElementError> {
+            parse::<KeyFile>(file, text).map(|f| f.configuration)
+        };
+        let oauth2_keys = shared("oauth2-keys.toml", OAUTH2_KEYS)?;
+        let event_keys = shared("event-keys.toml", EVENT_KEYS)?;
+        let mut by_key = BTreeMap::new();
+        for (file, text) in BUILTIN {
+            let mut element: Element = parse(file, text)?;
+            match element.authentication {
+                Authentication::Oauth2(_) => {
+                    element.configuration.extend(oauth2_keys.iter().cloned())
+                }
+            }
+            element.configuration.extend(event_keys.iter().cloned());
+            if element.events.methods.is_empty()
+                || !element
+                    .events
+                    .methods
+                    .contains(&element.events.default_method)
+            {
+                return Err(ElementError::Definition {
+                    file: file.to_string(),
+                    message: "events.default_method must be one of events.methods".into(),
+                });
+            }
+            by_key.insert(element.key.clone(), Arc::new(element));
+        }
+        for (key, with) in overrides {
+            let element = by_key
+                .get_mut(key)
+                .ok_or_else(|| ElementError::UnknownOverride(key.clone()))?;
+            Arc::make_mut(element).apply(with);
+        }
+        Ok(Self { by_key })
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Arc<Element>> {
+        self.by_key.values()
+    }
+
+    /// Finds an element by its key (`hootsuite`) or its numeric id (`4066`).
+    pub fn find(&self, key_or_id: &str) -> Option<&Arc<Element>> {
+        self.by_key.get(key_or_id).or_else(|| {
+            let id: i64 = key_or_id.parse().ok()?;
+            self.by_key.values().find(|e| e.id == id)
+        })
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, ElementError> {
+    Figment::from(Toml::string(text))
+        .extract()
+        .map_err(|e| ElementError::Definition {
+            file: file.to_string(),
+            message: e.to_string(),
+        })
+}
+
+impl Element {
+    pub fn config_key(&self, key: &str) -> Option<&ConfigKeySpec> {
+        self.configuration.iter().find(|spec| spec.key == key)
+    }
+
+    pub fn oauth2(&self) -> &OAuth2 {
+        match &self.authentication {
+            Authentication::Oauth2(oauth) => oauth,
+        }
+    }
+
+    pub fn supports(&self, method: EventMethod) -> bool {
+        self.events.methods.contains(&method)
+    }
+
+    fn apply(&mut self, with: &ProviderOverride) {
+        let Authentication::Oauth2(oauth) = &mut self.authentication;
+        if let Some(base) = &with.base_url {
+            rebase(&mut oauth.authorization_url, base);
+            rebase(&mut oauth.token_url, base);
+            rebase(&mut self.api.base_url, base);
+        }
+        if let Some(url) = &with.authorization_url {
+            oauth.authorization_url = url.clone();
+        }
+        if let Some(url) = &with.token_url {
+            oauth.token_url = url.clone();
+        }
+        if let Some(url) = &with.api_base_url {
+            self.api.base_url = url.clone();
+        }
+    }
+}
+
+/// Moves `url` to the scheme, host and port of `base`, keeping its path; a base with a
+/// path (a proxy prefix) is prepended to it.
+fn rebase(url: &mut Url, base: &Url) {
+    let prefix = base.path().trim_end_matches('/');
+    let mut moved = base.clone();
+    moved.set_path(&format!("{prefix}{}", url.path()));
+    moved.set_query(url.query());
+    *url = moved;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hootsuite_is_built_in_with_all_its_keys() {
+        let registry = Registry::builtin(&BTreeMap::new()).unwrap();
+        let hootsuite = registry.find("hootsuite").unwrap();
+        assert_eq!(registry.find("4066").unwrap().key, "hootsuite");
+        assert!(registry.find("4067").is_none() && registry.find("nope").is_none());
+        assert_eq!(hootsuite.hub, "social");
+        assert_eq!(hootsuite.oauth2().min_state_length, 8);
+        assert!(
+            hootsuite.supports(EventMethod::Webhook) && hootsuite.supports(EventMethod::Polling)
+        );
+        for key in [
+            "oauth.callback.url",
+            "oauth.api.key",
+            "oauth.api.secret",
+            "event.notification.enabled",
+            "event.notification.callback.url",
+            "event.notification.signature.key",
+            "hootsuite.webhook.secret",
+        ] {
+            assert!(hootsuite.config_key(key).is_some(), "{key}");
+        }
+        assert!(
+            hootsuite
+                .config_key("oauth.api.secret")
+                .unwrap()
+                .is_secret()
+        );
+        assert!(
+            !hootsuite
+                .config_key("oauth.callback.url")
+                .unwrap()
+                .is_secret()
+        );
+    }
+
+    #[test]
+    fn overrides_move_every_endpoint() {
+        let overrides = BTreeMap::from([(
+            "hootsuite".to_string(),
+            ProviderOverride {
+                base_url: Some("http://127.0.0.1:9090".parse().unwrap()),
+                ..Default::default()
+            },
+        )]);
+        let registry = Registry::builtin(&overrides).unwrap();
+        let hootsuite = registry.find("hootsuite").unwrap();
+        assert_eq!(
+            hootsuite.oauth2().authorization_url.as_str(),
+            "http://127.0.0.1:9090/oauth2/auth"
+        );
+        assert_eq!(
+            hootsuite.oauth2().token_url.as_str(),
+            "http://127.0.0.1:9090/oauth2/token"
+        );
+        assert_eq!(hootsuite.api.base_url.as_str(), "http://127.0.0.1:9090/");
+    }
+
+    #[test]
+    fn a_proxy_prefix_is_kept() {
+        let mut url: Url = "https://platform.hootsuite.com/oauth2/token"
+            .parse()
+            .unwrap();
+        rebase(&mut url, &"https://proxy.local/hs/".parse().unwrap());
+        assert_eq!(url.as_str(), "https://proxy.local/hs/oauth2/token");
+    }
+
+    #[test]
+    fn overriding_an_unknown_element_is_an_error() {
+        let overrides = BTreeMap::from([("hootsuit".to_string(), ProviderOverride::default())]);
+        assert!(matches!(
+            Registry::builtin(&overrides),
+            Err(ElementError::UnknownOverride(k)) if k == "hootsuit"
+        ));
+    }
+}

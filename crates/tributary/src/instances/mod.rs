@@ -1,0 +1,472 @@
+//! Element instances: creating one through the provider's code exchange, changing it,
+//! re-authenticating, disabling and deleting it.
+//!
+//! Commands arrive parsed ([`NewInstanceRequest`], [`InstanceUpdate`]); everything here
+//! either completes or changes nothing. External effects come last: all input is checked
+//! before the authorization code is spent at the provider, and nothing is stored unless the
+//! provider granted a token that works.
+
+pub mod configuration;
+pub mod sealing;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use secrecy::SecretString;
+
+use self::{
+    configuration::{ConfigError, ConfigInput, Mode, OAUTH_CALLBACK_URL},
+    sealing::{Field, SecretError},
+};
+use crate::{
+    crypto::{Cipher, CredentialHash, CryptoError, generate_credential},
+    elements::{Element, Registry},
+    ids::{ConfigEntryId, InstanceId, OrgId},
+    oauth::{OAuthError, TokenManager},
+    store::{ConfigEntry, InstanceChange, InstanceRecord, NewInstance, Store, StoreError, User},
+};
+
+const MAX_NAME: usize = 255;
+const MAX_TAG: usize = 128;
+const MAX_TAGS: usize = 50;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceError {
+    #[error("instance {0} not found")]
+    NotFound(InstanceId),
+    #[error("configuration entry {1} not found on instance {0}")]
+    ConfigEntryNotFound(InstanceId, ConfigEntryId),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(
+        "providerData.code is required: the authorization code {element} appended to your callback URL \
+         after the user approved access (GET /elements/{key}/oauth/url gives the URL to send them to)"
+    )]
+    MissingCode { element: String, key: String },
+    #[error(transparent)]
+    Provider(#[from] OAuthError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("instance {0} belongs to element {1}, which this hub no longer knows")]
+    UnknownElement(InstanceId, String),
+}
+
+impl From<SecretError> for InstanceError {
+    fn from(error: SecretError) -> Self {
+        match error {
+            SecretError::Missing(key) => InstanceError::Config(ConfigError::Missing(vec![key])),
+            SecretError::Crypto(e) => InstanceError::Crypto(e),
+        }
+    }
+}
+
+/// An instance name: trimmed, without markup or control characters, 1 to 255 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceName(String);
+
+impl InstanceName {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let clean = clean_label(text).map_err(|e| format!("name: {e}"))?;
+        match clean.chars().count() {
+            0 => Err("name must not be empty".into()),
+            n if n > MAX_NAME => Err(format!(
+                "name: at most {MAX_NAME} characters allowed, got {n}"
+            )),
+            _ => Ok(Self(clean)),
+        }
+    }
+}
+
+/// Instance tags: cleaned like names, without duplicates, in the caller's order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tags(Vec<String>);
+
+impl Tags {
+    pub fn parse(tags: &[String]) -> Result<Self, String> {
+        if tags.len() > MAX_TAGS {
+            return Err(format!(
+                "tags: at most {MAX_TAGS} tags allowed, got {}",
+                tags.len()
+            ));
+        }
+        let mut clean = Vec::with_capacity(tags.len());
+        for tag in tags {
+            let tag = clean_label(tag).map_err(|e| format!("tags: {e}"))?;
+            let length = tag.chars().count();
+            if length == 0 || length > MAX_TAG {
+                return Err(format!(
+                    "tags: each tag needs 1 to {MAX_TAG} characters, got {length}"
+                ));
+            }
+            if !clean.contains(&tag) {
+                clean.push(tag);
+            }
+        }
+        Ok(Self(clean))
+    }
+}
+
+/// Strips markup (as Cloud Elements does: `<a href=…>x</a>` becomes `x`) and refuses control
+/// characters, so labels are safe to show in a console and to write to logs.
+fn clean_label(text: &str) -> Result<String, String> {
+    if text.chars().any(char::is_control) {
+        return Err("control characters (such as line breaks) are not allowed".into());
+    }
+    let mut clean = String::with_capacity(text.len());
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => clean.push(c),
+            _ => {}
+        }
+    }
+    Ok(clean.trim().to_string())
+}
+
+pub struct NewInstanceRequest {
+    pub element: Arc<Element>,
+    pub name: InstanceName,
+    pub tags: Tags,
+    pub code: Option<String>,
+    pub config: ConfigInput,
+}
+
+pub struct InstanceUpdate {
+    pub name: Option<InstanceName>,
+    pub tags: Option<Tags>,
+    pub config: ConfigInput,
+    pub mode: Mode,
+    /// A new authorization code: exchange it and replace the grant.
+    pub code: Option<String>,
+    /// The caller asked for re-authentication (`?reAuthenticate=true`); needs a code.
+    pub reauthenticate: bool,
+}
+
+/// A created instance and its token, which the caller needs for instance-scoped calls.
+pub struct Created {
+    pub instance: InstanceRecord,
+}
+
+pub struct Instances {
+    store: Arc<dyn Store>,
+    cipher: Arc<Cipher>,
+    elements: Arc<Registry>,
+    tokens: Arc<TokenManager>,
+}
+
+impl Instances {
+    pub fn new(
+        store: Arc<dyn Store>,
+        cipher: Arc<Cipher>,
+        elements: Arc<Registry>,
+        tokens: Arc<TokenManager>,
+    ) -> Self {
+        Self {
+            store,
+            cipher,
+            elements,
+            tokens,
+        }
+    }
+
+    /// Exchanges the code, checks the token, and stores the instance for `owner`'s organization.
+    pub async fn create(
+        &self,
+        owner: &User,
+        request: NewInstanceRequest,
+    ) -> Result<Created, InstanceError> {
+        let id = InstanceId::random();
+        let element = &request.element;
+        let plan = configuration::plan(
+            element,
+            &self.cipher,
+            id,
+            &[],
+            &request.config,
+            Mode::Replace,
+        )?;
+        let code = request
+            .code
+            .as_deref()
+            .ok_or_else(|| missing_code(element))?;
+        let (response, identity) = self
+            .authorize(element, id, &plan.entries, &plan.plain, code)
+            .await?;
+        let now = Utc::now();
+        let token = generate_credential();
+        let instance = NewInstance {
+            id,
+            org: owner.org,
+            user: owner.id,
+            element_key: element.key.clone(),
+            name: request.name.0,
+            tags: request.tags.0,
+            token: CredentialHash::of(&token),
+            token_sealed: self.seal(id, Field::Token, &token),
+            config: plan.entries,
+            grant: self.tokens.grant(id, &response, Some(&identity), now),
+            created_at: now,
+        };
+        self.store.insert_instance(&instance).await?;
+        tracing::info!(instance = %id, element = %element.key, org = %owner.org, "instance created");
+        Ok(Created {
+            instance: self.get(owner.org, id).await?,
+        })
+    }
+
+    pub async fn get(&self, org: OrgId, id: InstanceId) -> Result<InstanceRecord, InstanceError> {
+        self.store
+            .get_instance(org, id)
+            .await?
+            .ok_or(InstanceError::NotFound(id))
+    }
+
+    /// The organization's instances carrying every one of `tags`.
+    pub async fn list(
+        &self,
+        org: OrgId,
+        tags: &Tags,
+    ) -> Result<Vec<InstanceRecord>, InstanceError> {
+        let mut instances = self.store.list_instances(org).await?;
+        instances.retain(|i| tags.0.iter().all(|t| i.tags.contains(t)));
+        Ok(instances)
+    }
+
+    /// Applies a partial (PATCH) or full (PUT) update, re-authenticating when a code is given.
+    pub async fn update(
+        &self,
+        org: OrgId,
+        id: InstanceId,
+        update: InstanceUpdate,
+    ) -> Result<InstanceRecord, InstanceError> {
+        let current = self.get(org, id).await?;
+        let element = self.element_of(&current)?;
+        let plan = configuration::plan(
+            &element,
+            &self.cipher,
+            id,
+            &current.config,
+            &update.config,
+            update.mode,
+        )?;
+        let grant = match (&update.code, update.reauthenticate) {
+            (None, false) => None,
+            (None, true) => return Err(missing_code(&element)),
+            (Some(code), _) => {
+                let mut merged = current.config.clone();
+                for entry in &plan.entries {
+                    merged.retain(|e| e.key != entry.key);
+                    merged.push(entry.clone());
+                }
+                let (response, identity) = self
+                    .authorize(&element, id, &merged, &plan.plain, code)
+                    .await?;
+                Some(
+                    self.tokens
+                        .grant(id, &response, Some(&identity), Utc::now()),
+                )
+            }
+        };
+        let reauthenticated = grant.is_some();
+        let change = InstanceChange {
+            name: update.name.map(|n| n.0),
+            tags: update.tags.map(|t| t.0),
+            config: plan.entries,
+            disabled: None,
+            grant,
+        };
+        self.apply(org, id, &change).await?;
+        if reauthenticated {
+            tracing::info!(instance = %id, "instance re-authenticated");
+        }
+        self.get(org, id).await
+    }
+
+    /// Sets one configuration entry, addressed by its id.
+    pub async fn set_config_entry(
+        &self,
+        org: OrgId,
+        id: InstanceId,
+        entry: ConfigEntryId,
+        value: &serde_json::Value,
+    ) -> Result<InstanceRecord, InstanceError> {
+        let current = self.get(org, id).await?;
+        let element = self.element_of(&current)?;
+        let key = config_entry(&current, entry)?.key.clone();
+        let plan = configuration::plan(
+            &element,
+            &self.cipher,
+            id,
+            &current.config,
+            &ConfigInput::single(&element, &key, value)?,
+            Mode::Merge,
+        )?;
+        let change = InstanceChange {
+            config: plan.entries,
+            ..Default::default()
+        };
+        self.apply(org, id, &change).await?;
+        self.get(org, id).await
+    }
+
+    /// Disables (events and instance calls stop) or re-enables an instance; its
+    /// configuration is kept either way.
+    pub async fn set_enabled(
+        &self,
+        org: OrgId,
+        id: InstanceId,
+        enabled: bool,
+    ) -> Result<InstanceRecord, InstanceError> {
+        let change = InstanceChange {
+            disabled: Some(!enabled),
+            ..Default::default()
+        };
+        self.apply(org, id, &change).await?;
+        self.get(org, id).await
+    }
+
+    pub async fn delete(&self, org: OrgId, id: InstanceId) -> Result<(), InstanceError> {
+        if self.store.delete_instance(org, id).await? {
+            tracing::info!(instance = %id, "instance deleted");
+            Ok(())
+        } else {
+            Err(InstanceError::NotFound(id))
+        }
+    }
+
+    /// The element an instance belongs to.
+    pub fn element_of(&self, instance: &InstanceRecord) -> Result<Arc<Element>, InstanceError> {
+        self.elements
+            .find(&instance.element_key)
+            .cloned()
+            .ok_or_else(|| InstanceError::UnknownElement(instance.id, instance.element_key.clone()))
+    }
+
+    /// The instance token, for showing to its owner.
+    pub fn token(&self, instance: &InstanceRecord) -> Result<SecretString, InstanceError> {
+        Ok(self.cipher.open(
+            &instance.token_sealed,
+            &sealing::context(instance.id, Field::Token),
+        )?)
+    }
+
+    async fn apply(
+        &self,
+        org: OrgId,
+        id: InstanceId,
+        change: &InstanceChange,
+    ) -> Result<(), InstanceError> {
+        if self
+            .store
+            .update_instance(org, id, change, Utc::now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(InstanceError::NotFound(id))
+        }
+    }
+
+    async fn authorize(
+        &self,
+        element: &Element,
+        id: InstanceId,
+        entries: &[ConfigEntry],
+        plain: &std::collections::BTreeMap<String, String>,
+        code: &str,
+    ) -> Result<(crate::oauth::TokenResponse, crate::oauth::client::Identity), InstanceError> {
+        let credentials = sealing::client_credentials(&self.cipher, id, entries)?;
+        let redirect = plain
+            .get(OAUTH_CALLBACK_URL)
+            .ok_or_else(|| ConfigError::Missing(vec![OAUTH_CALLBACK_URL.into()]))?;
+        Ok(self
+            .tokens
+            .authorize(element, &credentials, code, redirect)
+            .await?)
+    }
+
+    fn seal(
+        &self,
+        id: InstanceId,
+        field: Field<'_>,
+        secret: &SecretString,
+    ) -> crate::crypto::Sealed {
+        self.cipher.seal(
+            secrecy::ExposeSecret::expose_secret(secret),
+            &sealing::context(id, field),
+        )
+    }
+}
+
+fn missing_code(element: &Element) -> InstanceError {
+    InstanceError::MissingCode {
+        element: element.name.clone(),
+        key: element.key.clone(),
+    }
+}
+
+/// The entry `id` of an instance's configuration.
+pub fn config_entry(
+    instance: &InstanceRecord,
+    id: ConfigEntryId,
+) -> Result<&ConfigEntry, InstanceError> {
+    instance
+        .config
+        .iter()
+        .find(|e| e.id == id)
+        .ok_or(InstanceError::ConfigEntryNotFound(instance.id, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_cleaned_and_bounded() {
+        assert_eq!(
+            InstanceName::parse("  API Instance ").unwrap().0,
+            "API Instance"
+        );
+        assert_eq!(
+            InstanceName::parse("<a href=\"x\">churros-xss</a>")
+                .unwrap()
+                .0,
+            "churros-xss"
+        );
+        assert_eq!(
+            InstanceName::parse("<script>alert(1)</script>").unwrap().0,
+            "alert(1)"
+        );
+        assert!(
+            InstanceName::parse("   ")
+                .unwrap_err()
+                .contains("must not be empty")
+        );
+        assert!(InstanceName::parse("<b></b>").is_err());
+        assert!(
+            InstanceName::parse("a\r\nb")
+                .unwrap_err()
+                .contains("control characters")
+        );
+        assert!(
+            InstanceName::parse(&"x".repeat(256))
+                .unwrap_err()
+                .contains("at most 255")
+        );
+        assert_eq!(InstanceName::parse("1 < 2 and 3 > 2").unwrap().0, "1  2");
+    }
+
+    #[test]
+    fn tags_are_cleaned_and_deduplicated() {
+        let tags = Tags::parse(&["Docs".into(), " Docs ".into(), "<i>prod</i>".into()]).unwrap();
+        assert_eq!(tags.0, vec!["Docs".to_string(), "prod".to_string()]);
+        assert!(Tags::parse(&["".into()]).is_err());
+        assert!(Tags::parse(&vec!["t".to_string(); 51]).is_err());
+    }
+}

@@ -1,0 +1,24 @@
+//! Tributary: a self-hosted integration hub.
+//!
+//! Module map:
+//! - [`cli`], [`app`], [`config`], [`telemetry`]: the binary, its wiring and settings.
+//! - [`api`]: the HTTP API, one module per resource.
+//! - [`instances`]: element instances (create through OAuth, update, re-authenticate).
+//! - [`oauth`]: OAuth 2.0 with providers and the token lifecycle.
+//! - [`elements`]: provider definitions (data, one TOML file per element).
+//! - [`tenants`]: organizations and users.
+//! - [`store`]: the storage trait and its SQLite and PostgreSQL implementations.
+//! - [`crypto`], [`ids`]: secrets at rest and credentials; typed identifiers.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod elements;
+pub mod ids;
+pub mod instances;
+pub mod oauth;
+pub mod store;
+pub mod telemetry;
+pub mod tenants;

@@ -1,0 +1,641 @@
+//! The [`Store`] implementation shared by SQLite and PostgreSQL.
+//!
+//! Both engines accept the same SQL for everything the store does (`$n` placeholders,
+//! `ON CONFLICT`, `RETURNING`, integer timestamps), so the statements are written once here
+//! over a generic sqlx backend. What differs lives in the [`Dialect`] each backend module
+//! implements.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
+
+use super::{
+    AccessGrant, ConfigEntry, Grant, InstanceCaller, InstanceChange, InstanceRecord, NewInstance,
+    NewOrganization, NewUser, Organization, RefreshClaim, Store, StoreError, StoreResult,
+    StoredValue, Timestamp, User, from_millis, to_millis,
+};
+use crate::{
+    crypto::{CredentialHash, Sealed},
+    ids::{ConfigEntryId, InstanceId, OrgId, UserId},
+};
+
+/// What differs between the SQL backends.
+pub trait Dialect: Database {
+    /// Opens a transaction that will write. SQLite must take its write lock up front
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first can fail to upgrade.
+    const BEGIN_WRITE: &'static str;
+
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+}
+
+/// A store over one sqlx backend. SQLite writes through a single-connection pool so writers
+/// queue in the hub instead of spinning on the database lock; PostgreSQL uses one pool.
+pub struct SqlStore<DB: Database> {
+    pub(super) reader: Pool<DB>,
+    pub(super) writer: Pool<DB>,
+}
+
+/// Typed column access for any backend's rows; keeps the row decoding below free of
+/// backend bounds.
+trait Columns {
+    fn int(&self, column: &str) -> StoreResult<i64>;
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>>;
+    fn text(&self, column: &str) -> StoreResult<String>;
+    fn opt_text(&self, column: &str) -> StoreResult<Option<String>>;
+    fn bytes(&self, column: &str) -> StoreResult<Vec<u8>>;
+    fn opt_bytes(&self, column: &str) -> StoreResult<Option<Vec<u8>>>;
+    fn flag(&self, column: &str) -> StoreResult<bool>;
+
+    fn time(&self, column: &str) -> StoreResult<Timestamp> {
+        from_millis(self.int(column)?)
+    }
+    fn opt_time(&self, column: &str) -> StoreResult<Option<Timestamp>> {
+        self.opt_int(column)?.map(from_millis).transpose()
+    }
+    fn sealed(&self, column: &str) -> StoreResult<Sealed> {
+        self.bytes(column).map(Sealed::from_stored)
+    }
+    fn opt_sealed(&self, column: &str) -> StoreResult<Option<Sealed>> {
+        Ok(self.opt_bytes(column)?.map(Sealed::from_stored))
+    }
+}
+
+impl<R> Columns for R
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn int(&self, column: &str) -> StoreResult<i64> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
+        Ok(self.try_get(column)?)
+    }
+    fn text(&self, column: &str) -> StoreResult<String> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
+        Ok(self.try_get(column)?)
+    }
+    fn bytes(&self, column: &str) -> StoreResult<Vec<u8>> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_bytes(&self, column: &str) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.try_get(column)?)
+    }
+    fn flag(&self, column: &str) -> StoreResult<bool> {
+        Ok(self.try_get(column)?)
+    }
+}
+
+fn user_from(row: &impl Columns, prefix: &str) -> StoreResult<User> {
+    let col = |name: &str| format!("{prefix}{name}");
+    Ok(User {
+        id: UserId::from_stored(row.int(&col("id"))?),
+        org: OrgId::from_stored(row.int(&col("org_id"))?),
+        email: row.text(&col("email"))?,
+        first_name: row.text(&col("first_name"))?,
+        last_name: row.text(&col("last_name"))?,
+        created_at: row.time(&col("created_at"))?,
+    })
+}
+
+fn config_entry_from(row: &impl Columns) -> StoreResult<ConfigEntry> {
+    let value = match (row.opt_text("value")?, row.opt_sealed("value_sealed")?) {
+        (Some(plain), None) => Some(StoredValue::Plain(plain)),
+        (None, Some(sealed)) => Some(StoredValue::Sealed(sealed)),
+        (None, None) => None,
+        (Some(_), Some(_)) => {
+            return Err(StoreError::Corrupt(
+                "configuration entry both clear and sealed".into(),
+            ));
+        }
+    };
+    Ok(ConfigEntry {
+        id: ConfigEntryId::from_stored(row.int("id")?),
+        key: row.text("key")?,
+        value,
+    })
+}
+
+/// An instance row joined with its owner, before tags and configuration are attached.
+fn instance_from(row: &impl Columns) -> StoreResult<InstanceRecord> {
+    Ok(InstanceRecord {
+        id: InstanceId::from_stored(row.int("id")?),
+        org: OrgId::from_stored(row.int("org_id")?),
+        user: user_from(row, "u_")?,
+        element_key: row.text("element_key")?,
+        name: row.text("name")?,
+        tags: Vec::new(),
+        token_sealed: row.sealed("token_sealed")?,
+        valid: row.flag("valid")?,
+        invalid_reason: row.opt_text("invalid_reason")?,
+        disabled: row.flag("disabled")?,
+        config: Vec::new(),
+        identity: row.opt_text("identity")?,
+        token_expires_at: row.opt_time("token_expires_at")?,
+        token_refreshed_at: row.opt_time("token_refreshed_at")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+fn split_value(value: &Option<StoredValue>) -> (Option<&str>, Option<&[u8]>) {
+    match value {
+        Some(StoredValue::Plain(text)) => (Some(text), None),
+        Some(StoredValue::Sealed(sealed)) => (None, Some(sealed.as_bytes())),
+        None => (None, None),
+    }
+}
+
+/// The columns of an instance joined with its user (`u_`-prefixed).
+macro_rules! instance_select {
+    ($($tail:literal),*) => {
+        concat!(
+            "SELECT i.id, i.org_id, i.element_key, i.name, i.token_sealed, i.valid, ",
+            "i.invalid_reason, i.disabled, i.identity, i.token_expires_at, i.token_refreshed_at, ",
+            "i.created_at, i.updated_at, u.id AS u_id, u.org_id AS u_org_id, u.email AS u_email, ",
+            "u.first_name AS u_first_name, u.last_name AS u_last_name, ",
+            "u.created_at AS u_created_at FROM instances i JOIN users u ON u.id = i.user_id ",
+            $($tail),*
+        )
+    };
+}
+
+const CONFIG_UPSERT: &str = "INSERT INTO instance_config (id, instance_id, key, value, value_sealed) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (instance_id, key) \
+     DO UPDATE SET value = excluded.value, value_sealed = excluded.value_sealed";
+const TAG_INSERT: &str =
+    "INSERT INTO instance_tags (instance_id, position, tag) VALUES ($1, $2, $3)";
+
+#[async_trait]
+impl<DB> Store for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    DB::Row: Columns,
+    for<'e> i64: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<bool>: Encode<'e, DB> + Type<DB>,
+    for<'e> &'e str: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<&'e str>: Encode<'e, DB> + Type<DB>,
+    for<'e> &'e [u8]: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<&'e [u8]>: Encode<'e, DB> + Type<DB>,
+{
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn create_organization(&self, new: &NewOrganization) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO organizations (id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(new.org.id.get())
+        .bind(new.org.name.as_str())
+        .bind(new.secret.as_bytes())
+        .bind(to_millis(new.org.created_at))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn create_user(&self, new: &NewUser) -> StoreResult<()> {
+        let user = &new.user;
+        sqlx::query(
+            "INSERT INTO users (id, org_id, email, first_name, last_name, secret_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(user.id.get())
+        .bind(user.org.get())
+        .bind(user.email.as_str())
+        .bind(user.first_name.as_str())
+        .bind(user.last_name.as_str())
+        .bind(new.secret.as_bytes())
+        .bind(to_millis(user.created_at))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_organizations(&self) -> StoreResult<Vec<Organization>> {
+        let rows =
+            sqlx::query("SELECT id, name, created_at FROM organizations ORDER BY created_at, id")
+                .fetch_all(&self.reader)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Organization {
+                    id: OrgId::from_stored(row.int("id")?),
+                    name: row.text("name")?,
+                    created_at: row.time("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn list_users(&self, org: OrgId) -> StoreResult<Vec<User>> {
+        let rows = sqlx::query(
+            "SELECT id, org_id, email, first_name, last_name, created_at FROM users \
+             WHERE org_id = $1 ORDER BY created_at, id",
+        )
+        .bind(org.get())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(|row| user_from(row, "")).collect()
+    }
+
+    async fn find_platform_caller(
+        &self,
+        user_secret: &CredentialHash,
+        org_secret: &CredentialHash,
+    ) -> StoreResult<Option<User>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.org_id, u.email, u.first_name, u.last_name, u.created_at \
+             FROM users u JOIN organizations o ON o.id = u.org_id \
+             WHERE u.secret_hash = $1 AND o.secret_hash = $2",
+        )
+        .bind(user_secret.as_bytes())
+        .bind(org_secret.as_bytes())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|row| user_from(&row, "")).transpose()
+    }
+
+    async fn find_instance_caller(
+        &self,
+        user_secret: &CredentialHash,
+        token: &CredentialHash,
+    ) -> StoreResult<Option<InstanceCaller>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.org_id, u.email, u.first_name, u.last_name, u.created_at, \
+             i.id AS instance_id, i.disabled FROM users u JOIN instances i ON i.org_id = u.org_id \
+             WHERE u.secret_hash = $1 AND i.token_hash = $2",
+        )
+        .bind(user_secret.as_bytes())
+        .bind(token.as_bytes())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|row| {
+            Ok(InstanceCaller {
+                user: user_from(&row, "")?,
+                instance: InstanceId::from_stored(row.int("instance_id")?),
+                disabled: row.flag("disabled")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn insert_instance(&self, new: &NewInstance) -> StoreResult<()> {
+        let mut tx = self.writer.begin_with(DB::BEGIN_WRITE).await?;
+        let grant = &new.grant;
+        sqlx::query(
+            "INSERT INTO instances (id, org_id, user_id, element_key, name, token_hash, token_sealed, \
+             valid, invalid_reason, disabled, identity, access_token_sealed, refresh_token_sealed, \
+             token_expires_at, token_refreshed_at, refresh_due_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE, NULL, FALSE, $8, $9, $10, $11, $12, $13, $12, $12)",
+        )
+        .bind(new.id.get())
+        .bind(new.org.get())
+        .bind(new.user.get())
+        .bind(new.element_key.as_str())
+        .bind(new.name.as_str())
+        .bind(new.token.as_bytes())
+        .bind(new.token_sealed.as_bytes())
+        .bind(grant.identity.as_deref())
+        .bind(grant.access_token.as_bytes())
+        .bind(grant.refresh_token.as_ref().map(Sealed::as_bytes))
+        .bind(grant.expires_at.map(to_millis))
+        .bind(to_millis(new.created_at))
+        .bind(grant.refresh_due_at.map(to_millis))
+        .execute(&mut *tx)
+        .await?;
+        for (position, tag) in new.tags.iter().enumerate() {
+            sqlx::query(TAG_INSERT)
+                .bind(new.id.get())
+                .bind(position as i64)
+                .bind(tag.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        for entry in &new.config {
+            let (plain, sealed) = split_value(&entry.value);
+            sqlx::query(CONFIG_UPSERT)
+                .bind(entry.id.get())
+                .bind(new.id.get())
+                .bind(entry.key.as_str())
+                .bind(plain)
+                .bind(sealed)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_instance(
+        &self,
+        org: OrgId,
+        id: InstanceId,
+    ) -> StoreResult<Option<InstanceRecord>> {
+        let Some(row) = sqlx::query(instance_select!("WHERE i.org_id = $1 AND i.id = $2"))
+            .bind(org.get())
+            .bind(id.get())
+            .fetch_optional(&self.reader)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut instance = instance_from(&row)?;
+        let config = sqlx::query(
+            "SELECT c.id, c.key, c.value, c.value_sealed FROM instance_config c \
+             JOIN instances i ON i.id = c.instance_id \
+             WHERE i.org_id = $1 AND c.instance_id = $2 ORDER BY c.key",
+        )
+        .bind(org.get())
+        .bind(id.get())
+        .fetch_all(&self.reader)
+        .await?;
+        instance.config = config
+            .iter()
+            .map(config_entry_from)
+            .collect::<StoreResult<_>>()?;
+        let tags = sqlx::query(
+            "SELECT t.tag FROM instance_tags t JOIN instances i ON i.id = t.instance_id \
+             WHERE i.org_id = $1 AND t.instance_id = $2 ORDER BY t.position",
+        )
+        .bind(org.get())
+        .bind(id.get())
+        .fetch_all(&self.reader)
+        .await?;
+        instance.tags = tags
+            .iter()
+            .map(|row| row.text("tag"))
+            .collect::<StoreResult<_>>()?;
+        Ok(Some(instance))
+    }
+
+    async fn list_instances(&self, org: OrgId) -> StoreResult<Vec<InstanceRecord>> {
+        let rows = sqlx::query(instance_select!(
+            "WHERE i.org_id = $1 ORDER BY i.created_at, i.id"
+        ))
+        .bind(org.get())
+        .fetch_all(&self.reader)
+        .await?;
+        let mut instances = rows
+            .iter()
+            .map(instance_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let index: HashMap<i64, usize> = instances
+            .iter()
+            .enumerate()
+            .map(|(at, i)| (i.id.get(), at))
+            .collect();
+        let config = sqlx::query(
+            "SELECT c.instance_id, c.id, c.key, c.value, c.value_sealed FROM instance_config c \
+             JOIN instances i ON i.id = c.instance_id WHERE i.org_id = $1 ORDER BY c.key",
+        )
+        .bind(org.get())
+        .fetch_all(&self.reader)
+        .await?;
+        for row in &config {
+            if let Some(&at) = index.get(&row.int("instance_id")?) {
+                instances[at].config.push(config_entry_from(row)?);
+            }
+        }
+        let tags = sqlx::query(
+            "SELECT t.instance_id, t.tag FROM instance_tags t JOIN instances i ON i.id = t.instance_id \
+             WHERE i.org_id = $1 ORDER BY t.position",
+        )
+        .bind(org.get())
+        .fetch_all(&self.reader)
+        .await?;
+        for row in &tags {
+            if let Some(&at) = index.get(&row.int("instance_id")?) {
+                instances[at].tags.push(row.text("tag")?);
+            }
+        }
+        Ok(instances)
+    }
+
+    async fn update_instance(
+        &self,
+        org: OrgId,
+        id: InstanceId,
+        change: &InstanceChange,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin_with(DB::BEGIN_WRITE).await?;
+        let updated = sqlx::query(
+            "UPDATE instances SET updated_at = $3, name = COALESCE($4, name), \
+             disabled = COALESCE($5, disabled) WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org.get())
+        .bind(id.get())
+        .bind(to_millis(now))
+        .bind(change.name.as_deref())
+        .bind(change.disabled)
+        .execute(&mut *tx)
+        .await?;
+        if DB::rows_affected(&updated) == 0 {
+            return Ok(false);
+        }
+        if let Some(tags) = &change.tags {
+            sqlx::query("DELETE FROM instance_tags WHERE instance_id = $1")
+                .bind(id.get())
+                .execute(&mut *tx)
+                .await?;
+            for (position, tag) in tags.iter().enumerate() {
+                sqlx::query(TAG_INSERT)
+                    .bind(id.get())
+                    .bind(position as i64)
+                    .bind(tag.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        for entry in &change.config {
+            let (plain, sealed) = split_value(&entry.value);
+            sqlx::query(CONFIG_UPSERT)
+                .bind(entry.id.get())
+                .bind(id.get())
+                .bind(entry.key.as_str())
+                .bind(plain)
+                .bind(sealed)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(grant) = &change.grant {
+            sqlx::query(
+                "UPDATE instances SET valid = TRUE, invalid_reason = NULL, access_token_sealed = $2, \
+                 refresh_token_sealed = $3, token_expires_at = $4, refresh_due_at = $5, \
+                 identity = COALESCE($6, identity), token_refreshed_at = $7, \
+                 refresh_lease_owner = NULL, refresh_lease_until = NULL WHERE id = $1",
+            )
+            .bind(id.get())
+            .bind(grant.access_token.as_bytes())
+            .bind(grant.refresh_token.as_ref().map(Sealed::as_bytes))
+            .bind(grant.expires_at.map(to_millis))
+            .bind(grant.refresh_due_at.map(to_millis))
+            .bind(grant.identity.as_deref())
+            .bind(to_millis(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn delete_instance(&self, org: OrgId, id: InstanceId) -> StoreResult<bool> {
+        let deleted = sqlx::query("DELETE FROM instances WHERE org_id = $1 AND id = $2")
+            .bind(org.get())
+            .bind(id.get())
+            .execute(&self.writer)
+            .await?;
+        Ok(DB::rows_affected(&deleted) > 0)
+    }
+
+    async fn tokens_due(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<InstanceId>> {
+        let rows = sqlx::query(
+            "SELECT id FROM instances WHERE valid AND refresh_due_at IS NOT NULL AND refresh_due_at <= $1 \
+             AND (refresh_lease_until IS NULL OR refresh_lease_until < $1) ORDER BY refresh_due_at LIMIT $2",
+        )
+        .bind(to_millis(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| Ok(InstanceId::from_stored(row.int("id")?)))
+            .collect()
+    }
+
+    async fn claim_refresh(
+        &self,
+        id: InstanceId,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<Option<RefreshClaim>> {
+        let Some(row) = sqlx::query(
+            "UPDATE instances SET refresh_lease_owner = $2, refresh_lease_until = $3 \
+             WHERE id = $1 AND valid AND (refresh_lease_until IS NULL OR refresh_lease_until < $4) \
+             RETURNING element_key, refresh_token_sealed",
+        )
+        .bind(id.get())
+        .bind(owner)
+        .bind(to_millis(lease_until))
+        .bind(to_millis(now))
+        .fetch_optional(&self.writer)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let config = sqlx::query(
+            "SELECT id, key, value, value_sealed FROM instance_config WHERE instance_id = $1",
+        )
+        .bind(id.get())
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(Some(RefreshClaim {
+            instance: id,
+            element_key: row.text("element_key")?,
+            refresh_token: row.opt_sealed("refresh_token_sealed")?,
+            config: config
+                .iter()
+                .map(config_entry_from)
+                .collect::<StoreResult<_>>()?,
+        }))
+    }
+
+    async fn complete_refresh(
+        &self,
+        id: InstanceId,
+        owner: &str,
+        grant: &Grant,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE instances SET access_token_sealed = $3, refresh_token_sealed = $4, \
+             token_expires_at = $5, refresh_due_at = $6, identity = COALESCE($7, identity), \
+             token_refreshed_at = $8, \
+             refresh_lease_until = CASE WHEN refresh_lease_owner = $2 THEN NULL ELSE refresh_lease_until END, \
+             refresh_lease_owner = CASE WHEN refresh_lease_owner = $2 THEN NULL ELSE refresh_lease_owner END \
+             WHERE id = $1",
+        )
+        .bind(id.get())
+        .bind(owner)
+        .bind(grant.access_token.as_bytes())
+        .bind(grant.refresh_token.as_ref().map(Sealed::as_bytes))
+        .bind(grant.expires_at.map(to_millis))
+        .bind(grant.refresh_due_at.map(to_millis))
+        .bind(grant.identity.as_deref())
+        .bind(to_millis(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn fail_refresh(
+        &self,
+        id: InstanceId,
+        owner: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let updated = sqlx::query(
+            "UPDATE instances SET valid = FALSE, invalid_reason = $3, refresh_due_at = NULL, \
+             refresh_lease_owner = NULL, refresh_lease_until = NULL, updated_at = $4 \
+             WHERE id = $1 AND refresh_lease_owner = $2",
+        )
+        .bind(id.get())
+        .bind(owner)
+        .bind(reason)
+        .bind(to_millis(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(DB::rows_affected(&updated) > 0)
+    }
+
+    async fn release_refresh(
+        &self,
+        id: InstanceId,
+        owner: &str,
+        retry_at: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE instances SET refresh_due_at = $3, refresh_lease_owner = NULL, refresh_lease_until = NULL \
+             WHERE id = $1 AND refresh_lease_owner = $2",
+        )
+        .bind(id.get())
+        .bind(owner)
+        .bind(to_millis(retry_at))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn access_grant(&self, id: InstanceId) -> StoreResult<Option<AccessGrant>> {
+        let row = sqlx::query(
+            "SELECT element_key, access_token_sealed, token_expires_at, valid FROM instances WHERE id = $1",
+        )
+        .bind(id.get())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|row| {
+            Ok(AccessGrant {
+                instance: id,
+                element_key: row.text("element_key")?,
+                access_token: row.sealed("access_token_sealed")?,
+                expires_at: row.opt_time("token_expires_at")?,
+                valid: row.flag("valid")?,
+            })
+        })
+        .transpose()
+    }
+}

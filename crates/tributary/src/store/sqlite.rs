@@ -1,0 +1,55 @@
+//! SQLite backend: the zero-setup default, one file in WAL mode.
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    Sqlite,
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
+        SqliteSynchronous,
+    },
+};
+
+use super::{
+    ConnectOptions, StoreResult,
+    sql::{Dialect, SqlStore},
+};
+
+impl Dialect for Sqlite {
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+pub type SqliteStore = SqlStore<Sqlite>;
+
+/// Opens (creating if needed) the database file and applies migrations.
+pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<SqliteStore> {
+    let connect = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(if options.sqlite_full_sync {
+            SqliteSynchronous::Full
+        } else {
+            SqliteSynchronous::Normal
+        })
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    if let Some(dir) = connect.get_filename().parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+    }
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(connect.clone())
+        .await?;
+    sqlx::migrate!("migrations/sqlite").run(&writer).await?;
+    let reader = SqlitePoolOptions::new()
+        .max_connections(options.max_connections)
+        .connect_with(connect.read_only(true))
+        .await?;
+    Ok(SqlStore { reader, writer })
+}
