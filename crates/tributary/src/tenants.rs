@@ -1,7 +1,6 @@
 //! Organizations and users: creating them with fresh credentials, which are shown once and
 //! stored only as hashes.
 
-use chrono::Utc;
 use secrecy::SecretString;
 
 use crate::{
@@ -19,7 +18,7 @@ pub async fn create_organization(
     let org = Organization {
         id: OrgId::random(),
         name: name.to_string(),
-        created_at: Utc::now(),
+        created_at: crate::store::now(),
     };
     store
         .create_organization(&NewOrganization {
@@ -45,7 +44,7 @@ pub async fn create_user(
         email: email.to_string(),
         first_name: first_name.to_string(),
         last_name: last_name.to_string(),
-        created_at: Utc::now(),
+        created_at: crate::store::now(),
     };
     store
         .create_user(&NewUser {

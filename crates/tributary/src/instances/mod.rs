@@ -11,7 +11,6 @@ pub mod sealing;
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use secrecy::SecretString;
 
 use self::{
@@ -23,7 +22,9 @@ use crate::{
     elements::{Element, Registry},
     ids::{ConfigEntryId, InstanceId, OrgId},
     oauth::{OAuthError, TokenManager},
-    store::{ConfigEntry, InstanceChange, InstanceRecord, NewInstance, Store, StoreError, User},
+    store::{
+        self, ConfigEntry, InstanceChange, InstanceRecord, NewInstance, Store, StoreError, User,
+    },
 };
 
 const MAX_NAME: usize = 255;
@@ -198,7 +199,7 @@ impl Instances {
         let (response, identity) = self
             .authorize(element, id, &plan.entries, &plan.plain, code)
             .await?;
-        let now = Utc::now();
+        let now = store::now();
         let token = generate_credential();
         let instance = NewInstance {
             id,
@@ -269,7 +270,7 @@ impl Instances {
                     .await?;
                 Some(
                     self.tokens
-                        .grant(id, &response, Some(&identity), Utc::now()),
+                        .grant(id, &response, Some(&identity), store::now()),
                 )
             }
         };
@@ -364,7 +365,7 @@ impl Instances {
     ) -> Result<(), InstanceError> {
         if self
             .store
-            .update_instance(org, id, change, Utc::now())
+            .update_instance(org, id, change, store::now())
             .await?
         {
             Ok(())

@@ -298,6 +298,12 @@ pub trait Store: Send + Sync + 'static {
     async fn access_grant(&self, id: InstanceId) -> StoreResult<Option<AccessGrant>>;
 }
 
+/// The current time at the precision the store keeps (milliseconds), so that a value read
+/// back equals the value written.
+pub fn now() -> Timestamp {
+    from_millis(to_millis(Utc::now())).expect("the current time is representable")
+}
+
 /// Milliseconds since the epoch, the storage form of every timestamp.
 pub(crate) fn to_millis(t: Timestamp) -> i64 {
     t.timestamp_millis()

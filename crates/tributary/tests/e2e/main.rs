@@ -1,0 +1,5 @@
+//! End-to-end tests: the hub over real HTTP on loopback, a real SQLite file and a real
+//! PostgreSQL schema, the Hootsuite simulator standing in for Hootsuite.
+
+mod store_contract;
+mod support;

@@ -1,0 +1,402 @@
+//! Test fixtures: databases (a fresh SQLite file or a fresh PostgreSQL schema per test), a
+//! running hub wired to a running Hootsuite simulator over loopback, and an API client.
+
+use std::sync::Arc;
+
+use hootsuite_sim::{SimConfig, SimHandle};
+use reqwest::{Method, StatusCode};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use sqlx::Connection;
+use tributary::{
+    app::{self, AppState, Running},
+    config::{Config, ProviderOverride},
+    crypto::MasterKey,
+    store::{self, ConnectOptions, Store},
+    tenants,
+};
+
+/// The PostgreSQL server the suite uses; it must be reachable (the suite never skips it).
+pub fn postgres_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A database for one test, removed when dropped (SQLite) or left for inspection in a
+/// uniquely named schema (PostgreSQL).
+pub enum Database {
+    Sqlite { dir: tempfile::TempDir },
+    Postgres { schema: String },
+}
+
+impl Database {
+    pub async fn sqlite() -> Self {
+        Database::Sqlite {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub async fn postgres() -> Self {
+        let schema = format!("t_{}", hex::encode(rand::random::<[u8; 6]>()));
+        let mut admin = sqlx::PgConnection::connect(&postgres_url()).await.unwrap_or_else(|e| {
+            panic!("PostgreSQL at {} is unreachable ({e}); the suite needs it (set TEST_POSTGRES_URL)", postgres_url())
+        });
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut admin)
+            .await
+            .expect("create schema");
+        Database::Postgres { schema }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            Database::Sqlite { dir } => {
+                format!("sqlite://{}", dir.path().join("tributary.db").display())
+            }
+            Database::Postgres { schema } => {
+                format!("{}?options=-c%20search_path%3D{schema}", postgres_url())
+            }
+        }
+    }
+
+    pub async fn store(&self) -> Arc<dyn Store> {
+        store::connect(
+            &self.url(),
+            &ConnectOptions {
+                max_connections: 4,
+                sqlite_full_sync: false,
+            },
+        )
+        .await
+        .expect("store")
+    }
+
+    /// Every byte stored in the database, as text, for "no secret in clear" checks.
+    pub async fn dump(&self) -> String {
+        match self {
+            Database::Sqlite { dir } => {
+                let mut text = String::new();
+                for entry in std::fs::read_dir(dir.path()).unwrap() {
+                    let path = entry.unwrap().path();
+                    if path.extension().is_none_or(|e| e != "key") {
+                        text.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
+                    }
+                }
+                text
+            }
+            Database::Postgres { schema } => {
+                let mut conn = sqlx::PgConnection::connect(&postgres_url()).await.unwrap();
+                let tables: Vec<(String,)> = sqlx::query_as(
+                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
+                )
+                .bind(schema)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+                let mut text = String::new();
+                for (table,) in tables {
+                    let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT t::text FROM {schema}.{table} t"
+                    )))
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+                    for (row,) in rows {
+                        text.push_str(&row);
+                        text.push('\n');
+                    }
+                }
+                text
+            }
+        }
+    }
+}
+
+/// A hub on loopback, talking to a simulator on loopback, with one organization and user.
+pub struct Hub {
+    pub running: Running,
+    pub sim: SimHandle,
+    pub db: Database,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub auth: String,
+    pub user_secret: String,
+    pub org_secret: String,
+    pub master_key: String,
+}
+
+pub struct HubOptions {
+    pub sim: SimConfig,
+    pub configure: Box<dyn FnOnce(&mut Config) + Send>,
+}
+
+impl Default for HubOptions {
+    fn default() -> Self {
+        Self {
+            sim: SimConfig::default(),
+            configure: Box::new(|_| {}),
+        }
+    }
+}
+
+impl Hub {
+    pub async fn start(db: Database) -> Self {
+        Self::start_with(db, HubOptions::default()).await
+    }
+
+    pub async fn start_with(db: Database, options: HubOptions) -> Self {
+        let sim = hootsuite_sim::spawn(options.sim).await.expect("simulator");
+        let master_key = MasterKey::generate().to_base64();
+        let config = hub_config(&db, &sim, &master_key, options.configure);
+        let state = AppState::build(config).await.expect("hub state");
+        let (org, org_secret) = tenants::create_organization(state.store.as_ref(), "Acme")
+            .await
+            .unwrap();
+        let (_, user_secret) = tenants::create_user(
+            state.store.as_ref(),
+            org.id,
+            "dev@acme.test",
+            "Dev",
+            "Eloper",
+        )
+        .await
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let running = app::start(state, listener).expect("hub");
+        let user_secret = user_secret.expose_secret().to_string();
+        let org_secret = org_secret.expose_secret().to_string();
+        Hub {
+            base: format!("http://{}/elements/api-v2", running.addr),
+            auth: format!("User {user_secret}, Organization {org_secret}"),
+            running,
+            sim,
+            db,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            user_secret,
+            org_secret,
+            master_key,
+        }
+    }
+
+    /// A second organization with its own user, on the same hub.
+    pub async fn other_tenant(&self) -> String {
+        let store = self.running.state.store.as_ref();
+        let (org, org_secret) = tenants::create_organization(store, "Globex").await.unwrap();
+        let (_, user_secret) =
+            tenants::create_user(store, org.id, "ops@globex.test", "Op", "Erator")
+                .await
+                .unwrap();
+        format!(
+            "User {}, Organization {}",
+            user_secret.expose_secret(),
+            org_secret.expose_secret()
+        )
+    }
+
+    pub fn sim_url(&self) -> String {
+        self.sim.base_url()
+    }
+
+    /// Calls the hub's API with `auth`, returning status and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("authorization", auth);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("hub answers");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("non-JSON body ({status}): {text:?}"));
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, &self.auth, None).await
+    }
+
+    /// Sends the user through the simulator's consent page and returns the code the
+    /// redirect carries, as a browser would.
+    pub async fn consent(&self, client_id: &str, callback: &str, state: &str) -> String {
+        let (status, body) = self
+            .get(&format!(
+                "/elements/hootsuite/oauth/url?apiKey={client_id}&apiSecret=x&callbackUrl={}&state={state}",
+                urlencode(callback)
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let oauth_url = body["oauthUrl"].as_str().unwrap().to_string();
+        approve(&self.http, &oauth_url).await
+    }
+
+    /// The seed's body for `POST /instances`, with this simulator's demo app.
+    pub fn seed_body(&self, code: &str, callback: &str) -> Value {
+        json!({
+            "element": {"key": "hootsuite"},
+            "providerData": {"code": code},
+            "configuration": {
+                "oauth.callback.url": callback,
+                "oauth.api.key": hootsuite_sim::DEFAULT_CLIENT_ID,
+                "oauth.api.secret": hootsuite_sim::DEFAULT_CLIENT_SECRET,
+                "event.notification.enabled": true,
+                "event.notification.callback.url": "https://api.cloud-elements.com/elements/api-v2/events/hootsuite"
+            },
+            "tags": ["Docs"],
+            "name": "API Instance"
+        })
+    }
+
+    /// Authorizes through the simulator and creates an instance; returns its body.
+    pub async fn create_instance(&self) -> Value {
+        let callback = "http://localhost:3000/oauth/callback";
+        let code = self
+            .consent(hootsuite_sim::DEFAULT_CLIENT_ID, callback, "tributary-test")
+            .await;
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/instances",
+                &self.auth,
+                Some(self.seed_body(&code, callback)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    pub async fn stop(self) {
+        self.running.stop().await;
+        self.sim.shutdown().await;
+    }
+}
+
+pub fn hub_config(
+    db: &Database,
+    sim: &SimHandle,
+    master_key: &str,
+    configure: Box<dyn FnOnce(&mut Config) + Send>,
+) -> Config {
+    let mut config = Config {
+        database_url: Some(db.url()),
+        master_key: Some(master_key.into()),
+        ..Config::default()
+    };
+    config.public_url = Some("https://hub.example.test".parse().unwrap());
+    config.oauth.refresh_scan_secs = 1;
+    config.providers.insert(
+        "hootsuite".into(),
+        ProviderOverride {
+            base_url: Some(sim.base_url().parse().unwrap()),
+            ..Default::default()
+        },
+    );
+    configure(&mut config);
+    config
+}
+
+pub fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// Opens the consent page at `oauth_url` and presses Approve: returns the `code` of the
+/// redirect (and checks `state` came back).
+pub async fn approve(http: &reqwest::Client, oauth_url: &str) -> String {
+    let location = decide(http, oauth_url, "approve").await;
+    let redirect = url::Url::parse(&location).unwrap();
+    let params: std::collections::HashMap<_, _> = redirect.query_pairs().into_owned().collect();
+    let requested = url::Url::parse(oauth_url).unwrap();
+    let state = requested
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    assert_eq!(params.get("state"), Some(&state), "{location}");
+    params
+        .get("code")
+        .unwrap_or_else(|| panic!("no code in {location}"))
+        .clone()
+}
+
+/// Opens the consent page and submits its form with `decision`; returns the redirect target.
+pub async fn decide(http: &reqwest::Client, oauth_url: &str, decision: &str) -> String {
+    let page = http.get(oauth_url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    let mut form = hidden_inputs(&html);
+    form.push(("decision".into(), decision.into()));
+    let action = url::Url::parse(oauth_url)
+        .unwrap()
+        .join("/oauth2/auth")
+        .unwrap();
+    let response = http.post(action).form(&form).send().await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::FOUND,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    response.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// `name`/`value` of every `<input type="hidden">` and the first option of each `<select>`.
+fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+    let attr = |tag: &str, name: &str| {
+        let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+        let end = tag[start..].find('"')? + start;
+        Some(html_unescape(&tag[start..end]))
+    };
+    let mut fields = Vec::new();
+    for tag in html.split('<').filter(|t| t.starts_with("input")) {
+        if attr(tag, "type").as_deref() == Some("hidden")
+            && let (Some(name), Some(value)) = (attr(tag, "name"), attr(tag, "value"))
+        {
+            fields.push((name, value));
+        }
+    }
+    if let Some(select) = html.split("<select").nth(1) {
+        let name = attr(select, "name").unwrap();
+        let option = select.split("<option").nth(1).unwrap();
+        fields.push((name, attr(option, "value").unwrap()));
+    }
+    fields
+}
+
+fn html_unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// Runs an async test body once per backend, as `<name>::sqlite` and `<name>::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::support::Database::sqlite().await).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::support::Database::postgres().await).await;
+                }
+            }
+        )*
+    };
+}
