@@ -104,8 +104,8 @@ pub struct InstanceInput {
     other: BTreeMap<String, Value>,
 }
 
+/// `{"key": …}` or `{"id": …}`; other fields (as in an instance read back) are ignored.
 #[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ElementRef {
     key: Option<String>,
     id: Option<i64>,

@@ -1,5 +1,11 @@
 //! End-to-end tests: the hub over real HTTP on loopback, a real SQLite file and a real
 //! PostgreSQL schema, the Hootsuite simulator standing in for Hootsuite.
 
+mod binary;
+mod errors;
+mod isolation;
+mod secrets;
+mod seed_flow;
 mod store_contract;
 mod support;
+mod tokens;

@@ -11,7 +11,9 @@ use sqlx::Connection;
 use tributary::{
     app::{self, AppState, Running},
     config::{Config, ProviderOverride},
-    crypto::MasterKey,
+    crypto::{Cipher, MasterKey},
+    ids::InstanceId,
+    instances::sealing::{self, Field},
     store::{self, ConnectOptions, Store},
     tenants,
 };
@@ -276,9 +278,75 @@ impl Hub {
         body
     }
 
+    /// Another hub process on the same database, simulator and master key.
+    pub async fn second_node(&self) -> Running {
+        let key = self.master_key.clone();
+        let config = hub_config(&self.db, &self.sim, &key, Box::new(|_| {}));
+        let state = AppState::build(config).await.expect("second hub");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        app::start(state, listener).expect("second hub")
+    }
+
+    /// The simulator's control API.
+    pub async fn sim_control(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self
+            .http
+            .request(method, format!("{}/_sim{path}", self.sim.base_url()));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("simulator answers");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    /// The access token the hub holds for an instance, decrypted with the master key.
+    pub async fn stored_access_token(&self, id: i64) -> String {
+        let cipher = Cipher::new(&MasterKey::from_base64(&self.master_key).unwrap());
+        let id = InstanceId::from_stored(id);
+        let grant = self
+            .running
+            .state
+            .store
+            .access_grant(id)
+            .await
+            .unwrap()
+            .unwrap();
+        let token = cipher
+            .open(
+                &grant.access_token,
+                &sealing::context(id, Field::AccessToken),
+            )
+            .unwrap();
+        token.expose_secret().to_string()
+    }
+
     pub async fn stop(self) {
         self.running.stop().await;
         self.sim.shutdown().await;
+    }
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, for at most `seconds`.
+pub async fn eventually<T, F, Fut>(seconds: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {seconds} s waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 
