@@ -255,6 +255,8 @@ pub struct CliOverrides {
 }
 
 #[cfg(test)]
+// figment::Jail's closures must return figment's own error type, which is large.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
