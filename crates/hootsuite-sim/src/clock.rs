@@ -20,8 +20,7 @@ impl Clock {
     }
 
     pub fn set_offset_secs(&self, secs: i64) {
-        self.offset_ms
-            .store(secs.saturating_mul(1000), Ordering::Relaxed);
+        self.offset_ms.store(secs.saturating_mul(1000), Ordering::Relaxed);
     }
 }
 
@@ -56,9 +55,7 @@ mod tests {
             .to_utc();
         assert_eq!(format_millis(t), "2016-07-19T21:51:32.175Z");
         assert_eq!(format_time(t), "2016-07-19T21:51:32.175Z");
-        let whole = DateTime::parse_from_rfc3339("2020-01-01T14:00:00Z")
-            .unwrap()
-            .to_utc();
+        let whole = DateTime::parse_from_rfc3339("2020-01-01T14:00:00Z").unwrap().to_utc();
         assert_eq!(format_time(whole), "2020-01-01T14:00:00Z");
         assert_eq!(format_millis(whole), "2020-01-01T14:00:00.000Z");
     }

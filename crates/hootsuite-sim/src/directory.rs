@@ -36,8 +36,8 @@ pub const PROFILE_TYPES: &[&str] = &[
 
 /// Languages of the Swagger `Member.language` enum.
 pub const LANGUAGES: &[&str] = &[
-    "en", "ja", "fr", "it", "es", "de", "pt_BR", "pl", "id", "zh_CN", "zh_HK", "zh_TW", "nl", "ko",
-    "ar", "ru", "th", "tr",
+    "en", "ja", "fr", "it", "es", "de", "pt_BR", "pl", "id", "zh_CN", "zh_HK", "zh_TW", "nl", "ko", "ar", "ru", "th",
+    "tr",
 ];
 
 /// On whose behalf an access token acts: a member (`authorization_code`, `member_app`) or an
@@ -155,9 +155,7 @@ pub struct App {
 
 impl App {
     pub fn accepts_redirect(&self, uri: &str) -> bool {
-        self.redirect_uris
-            .iter()
-            .any(|registered| registered == uri)
+        self.redirect_uris.iter().any(|registered| registered == uri)
             || (self.allow_loopback_redirects && is_loopback_http(uri))
     }
 
@@ -176,9 +174,7 @@ impl App {
 }
 
 fn is_loopback_http(uri: &str) -> bool {
-    Url::parse(uri).is_ok_and(|url| {
-        url.scheme() == "http" && matches!(url.host_str(), Some("localhost" | "127.0.0.1"))
-    })
+    Url::parse(uri).is_ok_and(|url| url.scheme() == "http" && matches!(url.host_str(), Some("localhost" | "127.0.0.1")))
 }
 
 /// Hootsuite only lets apps register redirect URIs that start with `https://` or
@@ -349,29 +345,22 @@ impl Directory {
         };
         match subject {
             Subject::Member(id) => &profile.owner_member_id == id,
-            Subject::Organization(id) => {
-                self.organization_of_profile(profile_id) == Some(id.as_str())
-            }
+            Subject::Organization(id) => self.organization_of_profile(profile_id) == Some(id.as_str()),
         }
     }
 
-    pub fn visible_profiles<'a>(
-        &'a self,
-        subject: &'a Subject,
-    ) -> impl Iterator<Item = &'a SocialProfile> {
+    pub fn visible_profiles<'a>(&'a self, subject: &'a Subject) -> impl Iterator<Item = &'a SocialProfile> {
         self.profiles
             .values()
             .filter(move |p| self.can_see_profile(subject, &p.id))
     }
 
     pub fn grant_member(&mut self, client_id: &str, member_id: &str) {
-        self.member_grants
-            .insert((client_id.to_owned(), member_id.to_owned()));
+        self.member_grants.insert((client_id.to_owned(), member_id.to_owned()));
     }
 
     pub fn revoke_member(&mut self, client_id: &str, member_id: &str) -> bool {
-        self.member_grants
-            .remove(&(client_id.to_owned(), member_id.to_owned()))
+        self.member_grants.remove(&(client_id.to_owned(), member_id.to_owned()))
     }
 
     pub fn install_organization(&mut self, client_id: &str, org_id: &str) {
@@ -438,10 +427,7 @@ mod tests {
         let dir = world();
         let joe = Subject::Member(DEFAULT_MEMBER_ID.into());
         let ids: Vec<_> = dir.visible_profiles(&joe).map(|p| p.id.clone()).collect();
-        assert_eq!(
-            ids,
-            [DEFAULT_TWITTER_PROFILE_ID, DEFAULT_FACEBOOK_PAGE_PROFILE_ID]
-        );
+        assert_eq!(ids, [DEFAULT_TWITTER_PROFILE_ID, DEFAULT_FACEBOOK_PAGE_PROFILE_ID]);
         assert!(!dir.can_see_profile(&joe, SECOND_PROFILE_ID));
         let second_org = Subject::Organization(SECOND_ORGANIZATION_ID.into());
         assert!(dir.can_see_profile(&second_org, SECOND_PROFILE_ID));
@@ -489,10 +475,7 @@ mod tests {
         assert_eq!(twitter["socialNetworkUsername"], Value::Null);
         assert_eq!(twitter["avatarUrl"], Value::Null);
         assert_eq!(twitter["owner"], "MEMBER");
-        let page = dir
-            .profile(DEFAULT_FACEBOOK_PAGE_PROFILE_ID)
-            .unwrap()
-            .to_json();
+        let page = dir.profile(DEFAULT_FACEBOOK_PAGE_PROFILE_ID).unwrap().to_json();
         assert_eq!(page["socialNetworkUsername"], "Joe's Coffee");
     }
 }

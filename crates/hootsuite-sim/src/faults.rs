@@ -50,10 +50,7 @@ impl Faults {
 
     /// Uses up one request of the first fault matching `path`.
     fn take(&mut self, path: &str) -> Option<(u16, Duration)> {
-        let index = self
-            .active
-            .iter()
-            .position(|f| path.starts_with(&f.path_prefix))?;
+        let index = self.active.iter().position(|f| path.starts_with(&f.path_prefix))?;
         let fault = &mut self.active[index];
         fault.remaining -= 1;
         let hit = (fault.status, fault.delay);

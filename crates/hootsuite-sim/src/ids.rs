@@ -14,9 +14,7 @@ pub struct IdGen {
 impl IdGen {
     /// Starts above every seeded id so generated ids never collide with them.
     pub fn new() -> Self {
-        Self {
-            next: 4_138_476_039,
-        }
+        Self { next: 4_138_476_039 }
     }
 
     pub fn next_number(&mut self) -> u64 {
@@ -45,11 +43,7 @@ pub fn random_secret() -> String {
 
 /// Shaped like the trace ids in Hootsuite's error bodies (`0000015bd565ee00-8fbd`).
 pub fn trace_id() -> String {
-    format!(
-        "{:016x}-{:04x}",
-        rand::random::<u64>(),
-        rand::random::<u16>()
-    )
+    format!("{:016x}-{:04x}", rand::random::<u64>(), rand::random::<u16>())
 }
 
 /// First 12 hex digits of SHA-256: enough to tell tokens apart in a log, useless to replay.

@@ -30,9 +30,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use directory::{
-    DEFAULT_APP_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_FACEBOOK_PAGE_PROFILE_ID,
-    DEFAULT_MEMBER_ID, DEFAULT_ORGANIZATION_ID, DEFAULT_TWITTER_PROFILE_ID, SECOND_MEMBER_ID,
-    SECOND_ORGANIZATION_ID, SECOND_PROFILE_ID,
+    DEFAULT_APP_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_FACEBOOK_PAGE_PROFILE_ID, DEFAULT_MEMBER_ID,
+    DEFAULT_ORGANIZATION_ID, DEFAULT_TWITTER_PROFILE_ID, SECOND_MEMBER_ID, SECOND_ORGANIZATION_ID, SECOND_PROFILE_ID,
 };
 
 use state::Sim;
@@ -124,9 +123,7 @@ impl SimHandle {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         if let Some(mut server) = self.server.take()
-            && tokio::time::timeout(Duration::from_secs(5), &mut server)
-                .await
-                .is_err()
+            && tokio::time::timeout(Duration::from_secs(5), &mut server).await.is_err()
         {
             server.abort();
         }
@@ -162,10 +159,7 @@ pub async fn spawn_on(listener: TcpListener, config: SimConfig) -> anyhow::Resul
         let stopped = async move {
             let _ = shutdown_rx.wait_for(|stop| *stop).await;
         };
-        if let Err(error) = axum::serve(listener, app)
-            .with_graceful_shutdown(stopped)
-            .await
-        {
+        if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
             tracing::error!(%error, "hootsuite-sim server stopped");
         }
     });
@@ -186,10 +180,7 @@ fn router(sim: Arc<Sim>) -> Router {
     Router::new()
         .merge(oauth::router())
         .nest("/v1", rest::router(sim.clone()))
-        .layer(axum::middleware::from_fn_with_state(
-            sim.clone(),
-            faults::inject,
-        ))
+        .layer(axum::middleware::from_fn_with_state(sim.clone(), faults::inject))
         .nest("/_sim", control::router())
         .with_state(sim)
 }

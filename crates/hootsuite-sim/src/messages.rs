@@ -56,11 +56,7 @@ impl MessageState {
     pub fn is_list_filter(self) -> bool {
         matches!(
             self,
-            Self::PendingApproval
-                | Self::Rejected
-                | Self::Sent
-                | Self::Scheduled
-                | Self::SendFailedPermanently
+            Self::PendingApproval | Self::Rejected | Self::Sent | Self::Scheduled | Self::SendFailedPermanently
         )
     }
 }
@@ -106,10 +102,7 @@ pub struct Passthrough {
 impl Message {
     /// Listing order and cursor position: scheduled time (unscheduled first), then id.
     fn key(&self) -> (i64, u64) {
-        (
-            self.scheduled_send_time.map_or(0, |t| t.timestamp_millis()),
-            self.id,
-        )
+        (self.scheduled_send_time.map_or(0, |t| t.timestamp_millis()), self.id)
     }
 
     /// Gives the message the id the network assigned to the post, and its public URL where
@@ -121,12 +114,7 @@ impl Message {
             "LINKEDIN" | "LINKEDINCOMPANY" => Some("linkedin"),
             _ => None,
         };
-        self.post_url = site.map(|site| {
-            format!(
-                "https://www.{site}.com/{}/posts/{post_id}",
-                self.social_profile_id
-            )
-        });
+        self.post_url = site.map(|site| format!("https://www.{site}.com/{}/posts/{post_id}", self.social_profile_id));
         self.post_id = Some(post_id);
     }
 
@@ -172,9 +160,7 @@ pub struct Cursor {
 impl Cursor {
     pub fn parse(text: &str) -> Option<Self> {
         let mut parts = text.split(':');
-        let (Some(ms), Some(id), Some(dir), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(ms), Some(id), Some(dir), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return None;
         };
         let backward = match dir {
@@ -191,13 +177,7 @@ impl Cursor {
 
 impl fmt::Display for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}",
-            self.key.0,
-            self.key.1,
-            u8::from(self.backward)
-        )
+        write!(f, "{}:{}:{}", self.key.0, self.key.1, u8::from(self.backward))
     }
 }
 
@@ -247,10 +227,7 @@ impl Messages {
     pub fn due(&self, now: DateTime<Utc>) -> Vec<u64> {
         self.by_id
             .values()
-            .filter(|m| {
-                m.state == MessageState::Scheduled
-                    && m.scheduled_send_time.is_some_and(|t| t <= now)
-            })
+            .filter(|m| m.state == MessageState::Scheduled && m.scheduled_send_time.is_some_and(|t| t <= now))
             .map(|m| m.id)
             .collect()
     }
@@ -263,9 +240,7 @@ impl Messages {
             .values()
             .filter(|m| m.state != MessageState::Deleted && visible(m))
             .filter(|m| query.state.is_none_or(|s| m.state == s))
-            .filter(|m| {
-                query.profile_ids.is_empty() || query.profile_ids.contains(&m.social_profile_id)
-            })
+            .filter(|m| query.profile_ids.is_empty() || query.profile_ids.contains(&m.social_profile_id))
             .filter(|m| match m.scheduled_send_time {
                 Some(t) => query.start <= t && t <= query.end,
                 None => query.include_unscheduled,
@@ -306,9 +281,7 @@ mod tests {
     use chrono::TimeDelta;
 
     fn t0() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z")
-            .unwrap()
-            .to_utc()
+        DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z").unwrap().to_utc()
     }
 
     fn message(id: u64, minutes: i64) -> Message {
@@ -356,11 +329,7 @@ mod tests {
     fn cursor_format() {
         let c = Cursor::parse("1577887200000:4138476039:0").unwrap();
         assert_eq!(c.to_string(), "1577887200000:4138476039:0");
-        assert!(
-            Cursor::parse("1577887200000:4138476039:1")
-                .unwrap()
-                .backward
-        );
+        assert!(Cursor::parse("1577887200000:4138476039:1").unwrap().backward);
         for bad in ["", "abc", "1:2", "1:2:3", "1:x:0", "1:2:0:0"] {
             assert_eq!(Cursor::parse(bad), None, "{bad}");
         }
@@ -415,9 +384,7 @@ mod tests {
         unscheduled.state = MessageState::PendingApproval;
         store.insert(unscheduled);
 
-        let ids = |q: &ListQuery| -> Vec<u64> {
-            store.list(q, |_| true).items.iter().map(|m| m.id).collect()
-        };
+        let ids = |q: &ListQuery| -> Vec<u64> { store.list(q, |_| true).items.iter().map(|m| m.id).collect() };
         assert_eq!(ids(&query(50, None)), [2, 4]);
         let mut q = query(50, None);
         q.state = Some(MessageState::Sent);

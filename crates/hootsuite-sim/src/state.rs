@@ -142,21 +142,13 @@ impl World {
 
     pub fn announce_comment(&mut self, index: usize, now: DateTime<Utc>) {
         let comment = &self.comments[index];
-        let urls = self
-            .directory
-            .organization_webhook_urls(&comment.organization_id);
+        let urls = self.directory.organization_webhook_urls(&comment.organization_id);
         let data = webhooks::comment_event_data(comment, now);
         self.emit(urls, webhooks::COMMENT_EVENT, data, now);
     }
 
     /// `INSTALLED`/`UNINSTALLED` go to the app's own webhook URL.
-    pub fn announce_app(
-        &mut self,
-        client_id: &str,
-        state: &'static str,
-        target: &Subject,
-        now: DateTime<Utc>,
-    ) {
+    pub fn announce_app(&mut self, client_id: &str, state: &'static str, target: &Subject, now: DateTime<Utc>) {
         let Some(app) = self.directory.app(client_id) else {
             return;
         };
@@ -183,11 +175,7 @@ impl Sim {
             check_registrable_redirect(uri).map_err(anyhow::Error::msg)?;
         }
         let directory = if config.seed {
-            Directory::seeded(
-                &config.client_id,
-                &config.client_secret,
-                &config.redirect_uris,
-            )
+            Directory::seeded(&config.client_id, &config.client_secret, &config.redirect_uris)
         } else {
             Directory::default()
         };
@@ -218,9 +206,7 @@ impl Sim {
     fn lock(&self) -> MutexGuard<'_, World> {
         // A panic while holding the lock leaves the world as it was mid-change; tests are better
         // served by carrying on than by every later request panicking too.
-        self.world
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `f` on the world, then wakes the dispatcher if webhook work appeared.

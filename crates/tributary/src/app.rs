@@ -1,7 +1,7 @@
 //! Wiring: builds the hub's parts from configuration, serves the API and runs the background
 //! workers until shutdown.
 
-use std::{net::SocketAddr, ops::Deref, sync::Arc};
+use std::{net::SocketAddr, ops::Deref, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -13,7 +13,13 @@ use crate::{
     crypto::{Cipher, MasterKey},
     elements::Registry,
     instances::Instances,
+    metrics::Metrics,
     oauth::{ProviderClient, TokenManager},
+    pipeline::{
+        deliver::{Dispatcher, DispatcherConfig, retry::RetryPolicy},
+        ingest::Ingest,
+        retention,
+    },
     store::{self, ConnectOptions, Store},
 };
 
@@ -24,9 +30,13 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub config: Config,
     pub store: Arc<dyn Store>,
+    pub cipher: Arc<Cipher>,
     pub elements: Arc<Registry>,
     pub tokens: Arc<TokenManager>,
     pub instances: Instances,
+    pub ingest: Ingest,
+    pub dispatcher: Arc<Dispatcher>,
+    pub metrics: Arc<Metrics>,
     /// The hub's base URL as providers and browsers see it, without a trailing slash.
     pub public_url: String,
 }
@@ -54,42 +64,69 @@ impl AppState {
         let key = match &config.master_key {
             Some(text) => MasterKey::from_base64(text.expose_secret())?,
             None => {
-                std::fs::create_dir_all(&config.data_dir).with_context(|| {
-                    format!("creating the data directory {}", config.data_dir.display())
-                })?;
+                std::fs::create_dir_all(&config.data_dir)
+                    .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
                 MasterKey::load_or_create(&config.data_dir.join("master.key"))?
             }
         };
         let cipher = Arc::new(Cipher::new(&key));
         let elements = Arc::new(Registry::builtin(&config.providers)?);
-        let node = format!(
-            "{}-{}",
-            std::process::id(),
-            hex::encode(rand::random::<[u8; 4]>())
-        );
+        let node = format!("{}-{}", std::process::id(), hex::encode(rand::random::<[u8; 4]>()));
         let tokens = Arc::new(TokenManager::new(
             store.clone(),
             cipher.clone(),
             elements.clone(),
             ProviderClient::new(config.oauth.provider_timeout()),
             config.oauth.clone(),
-            node,
+            node.clone(),
         ));
-        let instances = Instances::new(
+        let instances = Instances::new(store.clone(), cipher.clone(), elements.clone(), tokens.clone());
+        let metrics = Arc::new(Metrics::default());
+        let delivery = &config.delivery;
+        let dispatcher = Arc::new(Dispatcher::new(
             store.clone(),
             cipher.clone(),
-            elements.clone(),
-            tokens.clone(),
-        );
+            metrics.clone(),
+            callback_client(Duration::from_secs(delivery.timeout_secs))?,
+            DispatcherConfig {
+                timeout: Duration::from_secs(delivery.timeout_secs),
+                retry: RetryPolicy {
+                    schedule: delivery
+                        .retry_schedule_secs
+                        .iter()
+                        .map(|s| Duration::from_secs(*s))
+                        .collect(),
+                    jitter: delivery.retry_jitter,
+                    max_retry_after: Duration::from_secs(delivery.max_retry_after_secs),
+                },
+                concurrency: delivery.concurrency,
+            },
+            node,
+        ));
         Ok(Self(Arc::new(Shared {
             public_url: config.public_url(),
+            ingest: Ingest::new(store.clone(), metrics.clone()),
             config,
             store,
+            cipher,
             elements,
             tokens,
             instances,
+            dispatcher,
+            metrics,
         })))
     }
+}
+
+/// The client for callback URLs: connections are kept and reused, redirects never followed
+/// (a 3xx is a failed delivery), every request bounded by the timeout.
+fn callback_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .pool_max_idle_per_host(64)
+        .user_agent(concat!("tributary/", env!("CARGO_PKG_VERSION")))
+        .build()?)
 }
 
 /// A hub serving on a bound listener.
@@ -119,6 +156,12 @@ pub fn start(state: AppState, listener: TcpListener) -> anyhow::Result<Running> 
     let shutdown = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(state.tokens.clone().run(shutdown.clone()));
+    tasks.spawn(state.dispatcher.clone().run(shutdown.clone()));
+    tasks.spawn(retention::run(
+        state.store.clone(),
+        Duration::from_secs(state.config.events.retention_days * 24 * 3600),
+        shutdown.clone(),
+    ));
     let app = crate::api::app(state.clone());
     let stop = shutdown.clone();
     tasks.spawn(async move {

@@ -153,9 +153,8 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("installing the SIGTERM handler");
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}
@@ -195,14 +194,8 @@ async fn admin(config: Config, task: Admin) -> anyhow::Result<()> {
             if !known.iter().any(|o| o.id == organization) {
                 anyhow::bail!("no organization {organization}; `tributary admin list` shows them");
             }
-            let (user, secret) = tenants::create_user(
-                store.as_ref(),
-                organization,
-                &email,
-                &first_name,
-                &last_name,
-            )
-            .await?;
+            let (user, secret) =
+                tenants::create_user(store.as_ref(), organization, &email, &first_name, &last_name).await?;
             println!(
                 "user {} ({}) in organization {}\nsecret (shown once): {}",
                 user.id,

@@ -37,6 +37,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub oauth: OAuthConfig,
     pub api: ApiConfig,
+    pub events: EventsConfig,
+    pub delivery: DeliveryConfig,
     pub log: LogConfig,
     /// Per-element overrides of the provider endpoints, keyed by element key.
     pub providers: BTreeMap<String, ProviderOverride>,
@@ -53,6 +55,8 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             oauth: OAuthConfig::default(),
             api: ApiConfig::default(),
+            events: EventsConfig::default(),
+            delivery: DeliveryConfig::default(),
             log: LogConfig::default(),
             providers: BTreeMap::new(),
         }
@@ -141,6 +145,51 @@ impl Default for ApiConfig {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Largest webhook body the receiver accepts (413 above it).
+    pub max_body_bytes: usize,
+    /// Days the event log keeps settled events.
+    pub retention_days: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            retention_days: 7,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Timeout of one notification request.
+    pub timeout_secs: u64,
+    /// Seconds before each retry after the first attempt; its length is the number of retries.
+    pub retry_schedule_secs: Vec<u64>,
+    /// Each retry delay varies by up to this fraction.
+    pub retry_jitter: f64,
+    /// The longest Retry-After (from a 429 or 503) the hub honours.
+    pub max_retry_after_secs: u64,
+    /// Notifications in flight at once per hub process.
+    pub concurrency: usize,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            timeout_secs: 15,
+            retry_schedule_secs: vec![5, 300, 1800, 7200, 18_000, 36_000, 36_000],
+            retry_jitter: 0.2,
+            max_retry_after_secs: 3600,
+            concurrency: 64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// `tracing` filter directives, e.g. `info,tributary=debug`.
     pub filter: String,
@@ -182,17 +231,11 @@ pub struct ConfigError(String);
 impl Config {
     /// Layers defaults, the config file (`path`, or `tributary.toml` when present), the
     /// environment and `overrides` (command-line flags).
-    pub fn load(
-        path: Option<&std::path::Path>,
-        overrides: &CliOverrides,
-    ) -> Result<Self, ConfigError> {
+    pub fn load(path: Option<&std::path::Path>, overrides: &CliOverrides) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match path {
             Some(path) if !path.exists() => {
-                return Err(ConfigError(format!(
-                    "config file {} does not exist",
-                    path.display()
-                )));
+                return Err(ConfigError(format!("config file {} does not exist", path.display())));
             }
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
             None if std::path::Path::new(DEFAULT_CONFIG_FILE).exists() => {
@@ -213,14 +256,16 @@ impl Config {
         if let Some(url) = &self.public_url
             && !matches!(url.scheme(), "http" | "https")
         {
-            return Err(ConfigError(format!(
-                "public_url must be http or https, got {url}"
-            )));
+            return Err(ConfigError(format!("public_url must be http or https, got {url}")));
+        }
+        if !(0.0..=1.0).contains(&self.delivery.retry_jitter) {
+            return Err(ConfigError("delivery.retry_jitter must be between 0 and 1".into()));
+        }
+        if self.delivery.concurrency == 0 {
+            return Err(ConfigError("delivery.concurrency must be at least 1".into()));
         }
         if self.database.max_connections == 0 {
-            return Err(ConfigError(
-                "database.max_connections must be at least 1".into(),
-            ));
+            return Err(ConfigError("database.max_connections must be at least 1".into()));
         }
         Ok(())
     }
@@ -295,11 +340,7 @@ mod tests {
             assert_eq!(config.oauth.refresh_ahead_secs, 42);
             assert_eq!(config.database_url(), "postgres://db/x");
             assert_eq!(
-                config.providers["hootsuite"]
-                    .base_url
-                    .as_ref()
-                    .unwrap()
-                    .as_str(),
+                config.providers["hootsuite"].base_url.as_ref().unwrap().as_str(),
                 "http://127.0.0.1:7000/"
             );
             Ok(())
@@ -319,11 +360,7 @@ mod tests {
     #[test]
     fn a_named_config_file_must_exist() {
         figment::Jail::expect_with(|_| {
-            let err = Config::load(
-                Some(std::path::Path::new("nope.toml")),
-                &CliOverrides::default(),
-            )
-            .unwrap_err();
+            let err = Config::load(Some(std::path::Path::new("nope.toml")), &CliOverrides::default()).unwrap_err();
             assert!(err.to_string().contains("nope.toml"), "{err}");
             Ok(())
         });

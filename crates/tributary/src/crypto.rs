@@ -31,10 +31,7 @@ pub enum CryptoError {
     #[error("master key must be {KEY_LEN} bytes of standard Base64, got {0}")]
     BadMasterKey(String),
     #[error("master key file {path}: {source}")]
-    KeyFile {
-        path: String,
-        source: std::io::Error,
-    },
+    KeyFile { path: String, source: std::io::Error },
     #[error("a sealed value could not be opened: wrong master key or tampered data")]
     Unseal,
 }
@@ -208,6 +205,13 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// Whether `tag` is the HMAC-SHA256 of `message` under `key`, compared in constant time.
+pub fn hmac_sha256_verify(key: &[u8], message: &[u8], tag: &[u8]) -> bool {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    mac.update(message);
+    mac.verify_slice(tag).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,11 +238,7 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         assert!(cipher.open(&Sealed::from_stored(bytes), "ctx").is_err());
-        assert!(
-            cipher
-                .open(&Sealed::from_stored(vec![1, 2]), "ctx")
-                .is_err()
-        );
+        assert!(cipher.open(&Sealed::from_stored(vec![1, 2]), "ctx").is_err());
     }
 
     #[test]
@@ -281,5 +281,12 @@ mod tests {
             hex::encode(mac),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+        assert!(hmac_sha256_verify(b"Jefe", b"what do ya want for nothing?", &mac));
+        assert!(!hmac_sha256_verify(b"Jefe", b"what do ya want for nothing!", &mac));
+        assert!(!hmac_sha256_verify(
+            b"Jefe",
+            b"what do ya want for nothing?",
+            &mac[..31]
+        ));
     }
 }

@@ -33,6 +33,8 @@ pub struct Element {
     pub authentication: Authentication,
     pub api: Api,
     pub events: Events,
+    /// How the provider's webhooks look and map to normalized events.
+    pub webhook: Option<Webhook>,
     /// Every configuration key an instance of this element accepts: the element's own,
     /// then those of its authentication type, then the events framework's.
     #[serde(default)]
@@ -101,6 +103,85 @@ impl EventMethod {
     }
 }
 
+/// The shape of a provider's webhook requests and the rules that normalize them.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    pub batch: BatchShape,
+    /// JSON pointer to each event's sequence number, the key for deduplication.
+    pub sequence_pointer: Option<String>,
+    pub type_pointer: String,
+    pub date_pointer: Option<String>,
+    /// JSON pointer to the vendor's state of the object, kept on the normalized event.
+    pub state_pointer: Option<String>,
+    /// Liveness checks: recorded, never forwarded.
+    #[serde(default)]
+    pub ping_types: Vec<String>,
+    /// An unmapped type `<prefix><name>.…` becomes an `UNKNOWN` event of object type `<name>`.
+    pub unknown_type_prefix: Option<String>,
+    pub signature: Option<WebhookSignature>,
+    #[serde(default)]
+    pub mappings: Vec<Mapping>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BatchShape {
+    /// A JSON array of events.
+    Array,
+    /// One JSON object, one event.
+    Single,
+}
+
+/// An HMAC-SHA256 signature of the raw body that the provider may send.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSignature {
+    pub header: String,
+    /// The instance configuration key holding the shared secret; no secret, no check.
+    pub config_key: String,
+    pub encoding: Encoding,
+    pub key_encoding: KeyEncoding,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    Hex,
+    Base64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyEncoding {
+    Hex,
+    Utf8,
+}
+
+/// How one provider event type becomes a normalized event.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub object_type: String,
+    pub object_id_pointer: String,
+    pub default_event_type: EventType,
+    /// Vendor state → event type; states not listed get the default.
+    #[serde(default)]
+    pub event_types: BTreeMap<String, EventType>,
+}
+
+/// The normalized kinds of change (Cloud Elements' `eventType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum EventType {
+    Created,
+    Updated,
+    Deleted,
+    Unknown,
+}
+
 /// One configuration key an instance accepts.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -119,7 +200,7 @@ pub struct ConfigKeySpec {
 impl ConfigKeySpec {
     /// Secret values are sealed at rest and masked in every response.
     pub fn is_secret(&self) -> bool {
-        self.kind == ConfigKind::Password
+        matches!(self.kind, ConfigKind::Password | ConfigKind::HexSecret)
     }
 }
 
@@ -128,6 +209,8 @@ impl ConfigKeySpec {
 pub enum ConfigKind {
     Text,
     Password,
+    /// A secret given as hexadecimal (a shared HMAC key).
+    HexSecret,
     Url,
     Boolean,
     Number,
@@ -143,7 +226,7 @@ impl ConfigKind {
     pub fn ce_name(self) -> &'static str {
         match self {
             Self::Text | Self::Url | Self::Method => "TEXTFIELD_1000",
-            Self::Password => "PASSWORD",
+            Self::Password | Self::HexSecret => "PASSWORD",
             Self::Boolean => "BOOLEAN",
             Self::Number => "TEXTFIELD_32",
             Self::Json | Self::Headers => "TEXTAREA",
@@ -183,22 +266,13 @@ impl Registry {
         for (file, text) in BUILTIN {
             let mut element: Element = parse(file, text)?;
             match element.authentication {
-                Authentication::Oauth2(_) => {
-                    element.configuration.extend(oauth2_keys.iter().cloned())
-                }
+                Authentication::Oauth2(_) => element.configuration.extend(oauth2_keys.iter().cloned()),
             }
             element.configuration.extend(event_keys.iter().cloned());
-            if element.events.methods.is_empty()
-                || !element
-                    .events
-                    .methods
-                    .contains(&element.events.default_method)
-            {
-                return Err(ElementError::Definition {
-                    file: file.to_string(),
-                    message: "events.default_method must be one of events.methods".into(),
-                });
-            }
+            element.check().map_err(|message| ElementError::Definition {
+                file: file.to_string(),
+                message,
+            })?;
             by_key.insert(element.key.clone(), Arc::new(element));
         }
         for (key, with) in overrides {
@@ -233,6 +307,27 @@ fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, El
 }
 
 impl Element {
+    /// Consistency rules a definition file cannot express in its types.
+    fn check(&self) -> Result<(), String> {
+        if self.events.methods.is_empty() || !self.events.methods.contains(&self.events.default_method) {
+            return Err("events.default_method must be one of events.methods".into());
+        }
+        if self.supports(EventMethod::Webhook) != self.webhook.is_some() {
+            return Err("an element has a [webhook] section exactly when it supports webhook events".into());
+        }
+        if let Some(signature) = self.webhook.as_ref().and_then(|w| w.signature.as_ref())
+            && !self
+                .config_key(&signature.config_key)
+                .is_some_and(ConfigKeySpec::is_secret)
+        {
+            return Err(format!(
+                "webhook.signature.config_key {} must be a password configuration key",
+                signature.config_key
+            ));
+        }
+        Ok(())
+    }
+
     pub fn config_key(&self, key: &str) -> Option<&ConfigKeySpec> {
         self.configuration.iter().find(|spec| spec.key == key)
     }
@@ -288,9 +383,7 @@ mod tests {
         assert!(registry.find("4067").is_none() && registry.find("nope").is_none());
         assert_eq!(hootsuite.hub, "social");
         assert_eq!(hootsuite.oauth2().min_state_length, 8);
-        assert!(
-            hootsuite.supports(EventMethod::Webhook) && hootsuite.supports(EventMethod::Polling)
-        );
+        assert!(hootsuite.supports(EventMethod::Webhook) && hootsuite.supports(EventMethod::Polling));
         for key in [
             "oauth.callback.url",
             "oauth.api.key",
@@ -302,18 +395,8 @@ mod tests {
         ] {
             assert!(hootsuite.config_key(key).is_some(), "{key}");
         }
-        assert!(
-            hootsuite
-                .config_key("oauth.api.secret")
-                .unwrap()
-                .is_secret()
-        );
-        assert!(
-            !hootsuite
-                .config_key("oauth.callback.url")
-                .unwrap()
-                .is_secret()
-        );
+        assert!(hootsuite.config_key("oauth.api.secret").unwrap().is_secret());
+        assert!(!hootsuite.config_key("oauth.callback.url").unwrap().is_secret());
     }
 
     #[test]
@@ -340,9 +423,7 @@ mod tests {
 
     #[test]
     fn a_proxy_prefix_is_kept() {
-        let mut url: Url = "https://platform.hootsuite.com/oauth2/token"
-            .parse()
-            .unwrap();
+        let mut url: Url = "https://platform.hootsuite.com/oauth2/token".parse().unwrap();
         rebase(&mut url, &"https://proxy.local/hs/".parse().unwrap());
         assert_eq!(url.as_str(), "https://proxy.local/hs/oauth2/token");
     }

@@ -5,6 +5,8 @@
 //! - [`api`]: the HTTP API, one module per resource.
 //! - [`instances`]: element instances (create through OAuth, update, re-authenticate).
 //! - [`oauth`]: OAuth 2.0 with providers and the token lifecycle.
+//! - [`pipeline`]: provider events: sources → normalize → ingest (outbox) → deliver.
+//! - [`metrics`]: Prometheus metrics of the pipeline.
 //! - [`elements`]: provider definitions (data, one TOML file per element).
 //! - [`tenants`]: organizations and users.
 //! - [`store`]: the storage trait and its SQLite and PostgreSQL implementations.
@@ -18,7 +20,9 @@ pub mod crypto;
 pub mod elements;
 pub mod ids;
 pub mod instances;
+pub mod metrics;
 pub mod oauth;
+pub mod pipeline;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;

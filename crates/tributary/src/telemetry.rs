@@ -6,8 +6,7 @@ use tracing_subscriber::{EnvFilter, fmt};
 use crate::config::{LogConfig, LogFormat};
 
 pub fn init(config: &LogConfig) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.filter));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.filter));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // A second initialization (tests starting several hubs) keeps the first subscriber.
     let _ = match config.format {

@@ -10,10 +10,7 @@ use crate::{
 };
 
 /// A new organization and its secret (the only time the secret is known).
-pub async fn create_organization(
-    store: &dyn Store,
-    name: &str,
-) -> StoreResult<(Organization, SecretString)> {
+pub async fn create_organization(store: &dyn Store, name: &str) -> StoreResult<(Organization, SecretString)> {
     let secret = generate_credential();
     let org = Organization {
         id: OrgId::random(),
@@ -69,10 +66,8 @@ pub async fn bootstrap(store: &dyn Store) -> StoreResult<Option<Bootstrap>> {
     if !store.list_organizations().await?.is_empty() {
         return Ok(None);
     }
-    let (organization, organization_secret) =
-        create_organization(store, "Default organization").await?;
-    let (user, user_secret) =
-        create_user(store, organization.id, "admin@localhost", "Admin", "User").await?;
+    let (organization, organization_secret) = create_organization(store, "Default organization").await?;
+    let (user, user_secret) = create_user(store, organization.id, "admin@localhost", "Admin", "User").await?;
     Ok(Some(Bootstrap {
         organization,
         organization_secret,

@@ -14,20 +14,14 @@ use crate::ids::random_secret;
 use crate::state::{Sim, World};
 use crate::webhooks::{check_secret, dispatcher, url_policy};
 
-async fn check_webhook(
-    sim: &Sim,
-    url: Option<&str>,
-    secret: Option<&str>,
-) -> Result<(), ControlError> {
+async fn check_webhook(sim: &Sim, url: Option<&str>, secret: Option<&str>) -> Result<(), ControlError> {
     if let Some(url) = url {
         let strict = sim.with_world(|w| w.config.strict_webhook_urls);
         url_policy::check(url, strict)
             .await
             .map_err(ControlError::bad_request)?;
     }
-    secret
-        .map_or(Ok(()), check_secret)
-        .map_err(ControlError::bad_request)
+    secret.map_or(Ok(()), check_secret).map_err(ControlError::bad_request)
 }
 
 fn check_redirects(uris: &[String]) -> Result<(), ControlError> {
@@ -52,20 +46,13 @@ pub struct NewApp {
 
 pub async fn create(State(sim): State<Arc<Sim>>, Json(body): Json<NewApp>) -> ControlResult {
     check_redirects(&body.redirect_uris)?;
-    check_webhook(
-        &sim,
-        body.webhook_url.as_deref(),
-        body.webhook_secret.as_deref(),
-    )
-    .await?;
+    check_webhook(&sim, body.webhook_url.as_deref(), body.webhook_secret.as_deref()).await?;
     sim.with_world(|w| {
         let client_id = body
             .client_id
             .unwrap_or_else(|| format!("l7xx{:032x}", rand::random::<u128>()));
         if w.directory.app(&client_id).is_some() {
-            return Err(ControlError::conflict(format!(
-                "app {client_id} already exists"
-            )));
+            return Err(ControlError::conflict(format!("app {client_id} already exists")));
         }
         let app = App {
             id: w.ids.next_id(),
@@ -155,12 +142,8 @@ pub struct InstallTarget {
 impl InstallTarget {
     fn resolve(self, w: &World) -> Result<Subject, ControlError> {
         match (self.organization_id, self.member_id) {
-            (Some(org), None) if w.directory.organization(&org).is_some() => {
-                Ok(Subject::Organization(org))
-            }
-            (None, Some(member)) if w.directory.member(&member).is_some() => {
-                Ok(Subject::Member(member))
-            }
+            (Some(org), None) if w.directory.organization(&org).is_some() => Ok(Subject::Organization(org)),
+            (None, Some(member)) if w.directory.member(&member).is_some() => Ok(Subject::Member(member)),
             (Some(org), None) => Err(ControlError::not_found(format!("organization {org}"))),
             (None, Some(member)) => Err(ControlError::not_found(format!("member {member}"))),
             _ => Err(ControlError::bad_request(
@@ -208,15 +191,14 @@ pub async fn uninstall(
         let (was_installed, revoked) = match &target {
             Subject::Member(member) => (
                 w.directory.revoke_member(&client_id, member),
-                w.grants
-                    .revoke(&client_id, |s| s.member_id() == Some(member)),
+                w.grants.revoke(&client_id, |s| s.member_id() == Some(member)),
             ),
             Subject::Organization(org) => {
                 let was_installed = w.directory.uninstall_organization(&client_id, org);
                 let directory = &w.directory;
-                let revoked = w.grants.revoke(&client_id, |s| {
-                    directory.organization_of(s) == Some(org.as_str())
-                });
+                let revoked = w
+                    .grants
+                    .revoke(&client_id, |s| directory.organization_of(s) == Some(org.as_str()));
                 (was_installed, revoked)
             }
         };
@@ -244,9 +226,9 @@ pub async fn revoke_grants(State(sim): State<Arc<Sim>>, Json(body): Json<Revoke>
     sim.with_world(|w| {
         known_app(w, &body.client_id)?;
         let member = body.member_id.as_deref();
-        let revoked = w.grants.revoke(&body.client_id, |s| {
-            member.is_none_or(|m| s.member_id() == Some(m))
-        });
+        let revoked = w
+            .grants
+            .revoke(&body.client_id, |s| member.is_none_or(|m| s.member_id() == Some(m)));
         Ok(Json(json!({ "revoked": revoked })))
     })
 }

@@ -57,10 +57,7 @@ pub struct ConfigPatch {
     auto_publish_interval_ms: Option<u64>,
 }
 
-pub async fn update_config(
-    State(sim): State<Arc<Sim>>,
-    Json(patch): Json<ConfigPatch>,
-) -> Json<Value> {
+pub async fn update_config(State(sim): State<Arc<Sim>>, Json(patch): Json<ConfigPatch>) -> Json<Value> {
     let view = sim.with_world(|w| {
         let c = &mut w.config;
         let secs = Duration::from_secs;

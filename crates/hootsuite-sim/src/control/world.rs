@@ -21,10 +21,7 @@ pub struct NewOrganization {
     name: String,
 }
 
-pub async fn create_organization(
-    State(sim): State<Arc<Sim>>,
-    Json(body): Json<NewOrganization>,
-) -> ControlResult {
+pub async fn create_organization(State(sim): State<Arc<Sim>>, Json(body): Json<NewOrganization>) -> ControlResult {
     sim.with_world(|w| {
         let org = Organization {
             id: w.ids.next_id(),
@@ -48,10 +45,7 @@ pub struct NewMember {
     language: Option<String>,
 }
 
-pub async fn create_member(
-    State(sim): State<Arc<Sim>>,
-    Json(body): Json<NewMember>,
-) -> ControlResult {
+pub async fn create_member(State(sim): State<Arc<Sim>>, Json(body): Json<NewMember>) -> ControlResult {
     let now = sim.clock.now();
     sim.with_world(|w| {
         if w.directory.organization(&body.organization_id).is_none() {
@@ -74,9 +68,7 @@ pub async fn create_member(
             company_name: body.company_name,
             bio: body.bio,
             // Hootsuite's default for new members.
-            timezone: body
-                .timezone
-                .unwrap_or_else(|| "America/Vancouver".to_owned()),
+            timezone: body.timezone.unwrap_or_else(|| "America/Vancouver".to_owned()),
             language,
             created_date: format_time(now.with_nanosecond(0).unwrap_or(now)),
         };
@@ -95,16 +87,10 @@ pub struct NewSocialProfile {
     social_network_username: Option<String>,
 }
 
-pub async fn create_social_profile(
-    State(sim): State<Arc<Sim>>,
-    Json(body): Json<NewSocialProfile>,
-) -> ControlResult {
+pub async fn create_social_profile(State(sim): State<Arc<Sim>>, Json(body): Json<NewSocialProfile>) -> ControlResult {
     sim.with_world(|w| {
         if w.directory.member(&body.owner_member_id).is_none() {
-            return Err(ControlError::not_found(format!(
-                "member {}",
-                body.owner_member_id
-            )));
+            return Err(ControlError::not_found(format!("member {}", body.owner_member_id)));
         }
         if !PROFILE_TYPES.contains(&body.network.as_str()) {
             return Err(ControlError::bad_request(format!(
@@ -147,9 +133,8 @@ pub async fn set_message_state(
     Path(id): Path<String>,
     Json(body): Json<StateChange>,
 ) -> ControlResult {
-    let state = MessageState::parse(&body.state).ok_or_else(|| {
-        ControlError::bad_request(format!("unknown message state {}", body.state))
-    })?;
+    let state = MessageState::parse(&body.state)
+        .ok_or_else(|| ControlError::bad_request(format!("unknown message state {}", body.state)))?;
     let now = sim.clock.now();
     sim.with_world(|w| {
         let id = message_id(w, &id)?;
@@ -203,17 +188,11 @@ pub struct NewComment {
 
 fn comment_state(name: &str) -> Result<&'static str, ControlError> {
     comments::parse_state(name).ok_or_else(|| {
-        ControlError::bad_request(format!(
-            "comment state must be one of {:?}",
-            comments::COMMENT_STATES
-        ))
+        ControlError::bad_request(format!("comment state must be one of {:?}", comments::COMMENT_STATES))
     })
 }
 
-pub async fn create_comment(
-    State(sim): State<Arc<Sim>>,
-    Json(body): Json<NewComment>,
-) -> ControlResult {
+pub async fn create_comment(State(sim): State<Arc<Sim>>, Json(body): Json<NewComment>) -> ControlResult {
     let state = comment_state(&body.state)?;
     let now = sim.clock.now();
     sim.with_world(|w| {

@@ -44,47 +44,25 @@ pub struct MemberChoice {
     pub label: String,
 }
 
-pub fn consent_page(
-    app_name: &str,
-    scopes: &[String],
-    members: &[MemberChoice],
-    params: &AuthParams,
-) -> String {
+pub fn consent_page(app_name: &str, scopes: &[String], members: &[MemberChoice], params: &AuthParams) -> String {
     let scope_items = if scopes.is_empty() {
         "<li>Basic access to your Hootsuite account</li>\n".to_owned()
     } else {
         scopes
             .iter()
-            .map(|s| {
-                format!(
-                    "<li><code>{}</code>: {}</li>\n",
-                    escape(s),
-                    describe_scope(s)
-                )
-            })
+            .map(|s| format!("<li><code>{}</code>: {}</li>\n", escape(s), describe_scope(s)))
             .collect()
     };
     let hidden: String = params
         .fields()
         .into_iter()
         .filter_map(|(name, value)| {
-            value.map(|v| {
-                format!(
-                    "<input type=\"hidden\" name=\"{name}\" value=\"{}\">\n",
-                    escape(v)
-                )
-            })
+            value.map(|v| format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">\n", escape(v)))
         })
         .collect();
     let options: String = members
         .iter()
-        .map(|m| {
-            format!(
-                "<option value=\"{}\">{}</option>\n",
-                escape(&m.id),
-                escape(&m.label)
-            )
-        })
+        .map(|m| format!("<option value=\"{}\">{}</option>\n", escape(&m.id), escape(&m.label)))
         .collect();
     let app = escape(app_name);
     document(

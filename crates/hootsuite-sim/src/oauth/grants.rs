@@ -162,9 +162,7 @@ impl Grants {
         }
         let grant = stored.grant.clone();
         if grant.client_id != client_id {
-            return Err(invalid(
-                "The authorization code was issued to another client.",
-            ));
+            return Err(invalid("The authorization code was issued to another client."));
         }
         if grant.redirect_uri != redirect_uri {
             return Err(invalid(
@@ -172,22 +170,13 @@ impl Grants {
             ));
         }
         if let Some(challenge) = &grant.code_challenge {
-            let verifier = code_verifier.ok_or_else(|| {
-                invalid("The PKCE code verifier is missing but a code challenge was sent.")
-            })?;
+            let verifier = code_verifier
+                .ok_or_else(|| invalid("The PKCE code verifier is missing but a code challenge was sent."))?;
             if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != *challenge {
-                return Err(invalid(
-                    "The PKCE code challenge did not match the code verifier.",
-                ));
+                return Err(invalid("The PKCE code challenge did not match the code verifier."));
             }
         }
-        let issued = self.start_chain(
-            client_id,
-            Subject::Member(grant.member_id),
-            grant.scopes,
-            now,
-            ttl,
-        );
+        let issued = self.start_chain(client_id, Subject::Member(grant.member_id), grant.scopes, now, ttl);
         let chain = self.chains.len() - 1;
         if let Some(stored) = self.codes.get_mut(code) {
             stored.exchanged = Some(chain);
@@ -328,9 +317,7 @@ mod tests {
     const TTL: Duration = Duration::from_secs(3599);
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z")
-            .unwrap()
-            .to_utc()
+        DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z").unwrap().to_utc()
     }
 
     fn code_grant(scopes: &[&str], challenge: Option<&str>) -> CodeGrant {
@@ -346,11 +333,7 @@ mod tests {
     #[test]
     fn code_exchange_then_reuse_revokes_the_chain() {
         let mut g = Grants::default();
-        let code = g.issue_code(
-            code_grant(&["offline"], None),
-            now(),
-            Duration::from_secs(600),
-        );
+        let code = g.issue_code(code_grant(&["offline"], None), now(), Duration::from_secs(600));
         let first = g
             .exchange_code("app", &code, "http://localhost/cb", None, now(), TTL)
             .unwrap();
@@ -399,39 +382,19 @@ mod tests {
                 .is_err()
         );
         assert!(
-            g.exchange_code(
-                "app",
-                &code,
-                "http://localhost/cb",
-                Some("wrong"),
-                now(),
-                TTL
-            )
-            .is_err()
+            g.exchange_code("app", &code, "http://localhost/cb", Some("wrong"), now(), TTL)
+                .is_err()
         );
         assert!(
-            g.exchange_code(
-                "app",
-                &code,
-                "http://localhost/cb",
-                Some(verifier),
-                now(),
-                TTL
-            )
-            .is_ok()
+            g.exchange_code("app", &code, "http://localhost/cb", Some(verifier), now(), TTL)
+                .is_ok()
         );
     }
 
     #[test]
     fn refresh_rotates_both_tokens() {
         let mut g = Grants::default();
-        let first = g.start_chain(
-            "app",
-            Subject::Member("m1".into()),
-            vec!["offline".into()],
-            now(),
-            TTL,
-        );
+        let first = g.start_chain("app", Subject::Member("m1".into()), vec!["offline".into()], now(), TTL);
         let old_refresh = first.refresh_token.unwrap();
         let second = g.refresh("app", &old_refresh, now(), TTL).unwrap();
         assert_ne!(second.access_token, first.access_token);
@@ -450,13 +413,7 @@ mod tests {
     fn access_tokens_expire_and_revoke() {
         let mut g = Grants::default();
         let member = g.start_chain("app", Subject::Member("m1".into()), vec![], now(), TTL);
-        let org = g.start_chain(
-            "app",
-            Subject::Organization("o1".into()),
-            vec![],
-            now(),
-            TTL,
-        );
+        let org = g.start_chain("app", Subject::Organization("o1".into()), vec![], now(), TTL);
         assert_eq!(member.refresh_token, None);
         let later = now() + TimeDelta::seconds(3599);
         assert!(g.authenticate(&member.access_token, later).is_none());

@@ -82,16 +82,12 @@ impl ErrorKind {
                 "The state is missing or has less than 8 characters and is therefore considered \
                  too weak."
             }
-            Self::UnsupportedGrantType => {
-                "The authorization grant type is not supported by the authorization server."
-            }
+            Self::UnsupportedGrantType => "The authorization grant type is not supported by the authorization server.",
             Self::UnsupportedResponseType => {
                 "The authorization server does not support obtaining a token using this method."
             }
             Self::AccessDenied => "The resource owner or authorization server denied the request.",
-            Self::UnknownRedirectUri => {
-                "redirect_uri parameter not registered with client's redirect url(s)"
-            }
+            Self::UnknownRedirectUri => "redirect_uri parameter not registered with client's redirect url(s)",
             Self::ServerError => {
                 "The authorization server encountered an unexpected condition that prevented it \
                  from fulfilling the request."
@@ -170,9 +166,7 @@ fn redirect_to(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
             url.query_pairs_mut().extend_pairs(pairs);
             (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response()
         }
-        Err(_) => {
-            OAuthError::new(ErrorKind::InvalidRequest, "The redirect_uri is not a URL.").page()
-        }
+        Err(_) => OAuthError::new(ErrorKind::InvalidRequest, "The redirect_uri is not a URL.").page(),
     }
 }
 
@@ -221,10 +215,7 @@ impl AuthParams {
             ("scope", self.scope.as_deref()),
             ("state", self.state.as_deref()),
             ("code_challenge", self.code_challenge.as_deref()),
-            (
-                "code_challenge_method",
-                self.code_challenge_method.as_deref(),
-            ),
+            ("code_challenge_method", self.code_challenge_method.as_deref()),
         ]
     }
 }
@@ -295,16 +286,12 @@ fn validate(world: &World, params: &AuthParams) -> Result<Valid, Refusal> {
             "The only supported response_type is \"code\".",
         ));
     }
-    let state = params
-        .state
-        .clone()
-        .filter(|s| s.chars().count() >= 8)
-        .ok_or_else(|| {
-            refuse(
-                ErrorKind::InvalidState,
-                "Request parameter 'state' must be at least be 8 characters long to ensure sufficient entropy.",
-            )
-        })?;
+    let state = params.state.clone().filter(|s| s.chars().count() >= 8).ok_or_else(|| {
+        refuse(
+            ErrorKind::InvalidState,
+            "Request parameter 'state' must be at least be 8 characters long to ensure sufficient entropy.",
+        )
+    })?;
     let scopes: Vec<String> = params
         .scope
         .as_deref()
@@ -312,10 +299,7 @@ fn validate(world: &World, params: &AuthParams) -> Result<Valid, Refusal> {
         .split_whitespace()
         .map(str::to_owned)
         .collect();
-    if let Some(unknown) = scopes
-        .iter()
-        .find(|s| !SUPPORTED_SCOPES.contains(&s.as_str()))
-    {
+    if let Some(unknown) = scopes.iter().find(|s| !SUPPORTED_SCOPES.contains(&s.as_str())) {
         return Err(refuse(
             ErrorKind::InvalidScope,
             &format!("The requested scope \"{unknown}\" is not supported."),
@@ -363,13 +347,7 @@ async fn authorize_page(State(sim): State<Arc<Sim>>, Query(params): Query<AuthPa
                 }
             })
             .collect();
-        Html(consent_page(
-            &valid.app_name,
-            &valid.scopes,
-            &members,
-            &params,
-        ))
-        .into_response()
+        Html(consent_page(&valid.app_name, &valid.scopes, &members, &params)).into_response()
     })
 }
 
@@ -383,10 +361,7 @@ struct ConsentForm {
 
 /// The consent form's submission: the request is validated again (the form is client-side
 /// data), then the browser goes back to the client with a code or `access_denied`.
-async fn authorize_decision(
-    State(sim): State<Arc<Sim>>,
-    Form(form): Form<ConsentForm>,
-) -> Response {
+async fn authorize_decision(State(sim): State<Arc<Sim>>, Form(form): Form<ConsentForm>) -> Response {
     let now = sim.clock.now();
     sim.with_world(|w| {
         let valid = match validate(w, &form.params) {
@@ -396,11 +371,8 @@ async fn authorize_decision(
         match form.decision.as_deref() {
             Some("approve") => {}
             Some("deny") => {
-                return OAuthError::new(
-                    ErrorKind::AccessDenied,
-                    "The resource owner denied the request.",
-                )
-                .redirect(&valid.redirect_uri, Some(&valid.state));
+                return OAuthError::new(ErrorKind::AccessDenied, "The resource owner denied the request.")
+                    .redirect(&valid.redirect_uri, Some(&valid.state));
             }
             _ => {
                 return OAuthError::new(
@@ -410,13 +382,8 @@ async fn authorize_decision(
                 .page();
             }
         }
-        let Some(member) = form
-            .member_id
-            .as_deref()
-            .and_then(|id| w.directory.member(id))
-        else {
-            return OAuthError::new(ErrorKind::InvalidRequest, "Choose a member to sign in as.")
-                .page();
+        let Some(member) = form.member_id.as_deref().and_then(|id| w.directory.member(id)) else {
+            return OAuthError::new(ErrorKind::InvalidRequest, "Choose a member to sign in as.").page();
         };
         let member_id = member.id.clone();
         w.directory.grant_member(&valid.client_id, &member_id);
@@ -454,10 +421,7 @@ async fn token(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> 
         w.grants.record(record);
         match result {
             Ok(issued) => (
-                [
-                    (header::CACHE_CONTROL, "no-store"),
-                    (header::PRAGMA, "no-cache"),
-                ],
+                [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
                 axum::Json(issued.to_json()),
             )
                 .into_response(),
@@ -476,10 +440,7 @@ fn token_exchange(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
     if !is_form {
         return Err(OAuthError::new(
             ErrorKind::InvalidRequest,
@@ -516,9 +477,7 @@ fn token_exchange(
             w.grants
                 .exchange_code(&client_id, code, redirect_uri, verifier, now, ttl)
         }
-        Some("refresh_token") => w
-            .grants
-            .refresh(&client_id, param("refresh_token")?, now, ttl),
+        Some("refresh_token") => w.grants.refresh(&client_id, param("refresh_token")?, now, ttl),
         Some("member_app") => {
             let member = param("member_id")?;
             if !w.directory.member_authorized(&client_id, member) {
@@ -623,10 +582,7 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     let encoded = value
         .to_str()
         .ok()
-        .and_then(|v| {
-            v.strip_prefix("Basic ")
-                .or_else(|| v.strip_prefix("basic "))
-        })
+        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
         .ok_or_else(malformed)?;
     let decoded = STANDARD
         .decode(encoded.trim())
@@ -694,8 +650,7 @@ mod tests {
     fn error_statuses_follow_hydra() {
         assert_eq!(ErrorKind::InvalidClient.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(ErrorKind::InvalidGrant.status(), StatusCode::BAD_REQUEST);
-        let overridden =
-            OAuthError::new(ErrorKind::ServerError, "x").with_status(StatusCode::BAD_GATEWAY);
+        let overridden = OAuthError::new(ErrorKind::ServerError, "x").with_status(StatusCode::BAD_GATEWAY);
         assert_eq!(overridden.status, StatusCode::BAD_GATEWAY);
     }
 }

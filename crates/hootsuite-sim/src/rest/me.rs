@@ -30,10 +30,7 @@ pub async fn me(State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller
     sim.with_world(|w| data(member(w, &caller)?.to_json()))
 }
 
-pub async fn organizations(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-) -> ApiResult {
+pub async fn organizations(State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>) -> ApiResult {
     sim.with_world(|w| {
         let member = member(w, &caller)?;
         let orgs: Vec<_> = w

@@ -29,8 +29,7 @@ const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 100;
 
 fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid(format!("Schema validation failed: {e}")))
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("Schema validation failed: {e}")))
 }
 
 /// Hootsuite only accepts UTC times written with a trailing `Z`.
@@ -82,9 +81,7 @@ pub async fn create(
     let mut profile_ids = request
         .social_profile_ids
         .filter(|ids| !ids.is_empty())
-        .ok_or_else(|| {
-            ApiError::invalid("socialProfileIds must name at least one social profile")
-        })?;
+        .ok_or_else(|| ApiError::invalid("socialProfileIds must name at least one social profile"))?;
     let mut seen = HashSet::new();
     profile_ids.retain(|id| seen.insert(id.clone()));
     let send_time = request
@@ -94,16 +91,12 @@ pub async fn create(
         .transpose()?;
     let now = sim.clock.now();
     if send_time.is_some_and(|t| t < now) {
-        return Err(ApiError::invalid(
-            "scheduledSendTime must not be in the past",
-        ));
+        return Err(ApiError::invalid("scheduledSendTime must not be in the past"));
     }
     let webhook_urls = request.webhook_urls.unwrap_or_default();
     let strict = sim.with_world(|w| w.config.strict_webhook_urls);
     for url in &webhook_urls {
-        url_policy::check(url, strict)
-            .await
-            .map_err(ApiError::invalid)?;
+        url_policy::check(url, strict).await.map_err(ApiError::invalid)?;
     }
     let needs_approval = headers
         .get(APPROVAL_HEADER)
@@ -138,11 +131,7 @@ pub async fn create(
         let (state, sequence_number, scheduled) = if needs_approval {
             (MessageState::PendingApproval, Some(1), send_time)
         } else {
-            (
-                MessageState::Scheduled,
-                None,
-                Some(send_time.unwrap_or(now)),
-            )
+            (MessageState::Scheduled, None, Some(send_time.unwrap_or(now)))
         };
         let author = caller.subject.member_id().map(str::to_owned);
         let mut created = Vec::with_capacity(profile_ids.len());
@@ -152,10 +141,7 @@ pub async fn create(
                 id,
                 state,
                 text: text.clone(),
-                organization_id: w
-                    .directory
-                    .organization_of_profile(&profile)
-                    .map(str::to_owned),
+                organization_id: w.directory.organization_of_profile(&profile).map(str::to_owned),
                 social_profile_id: profile,
                 scheduled_send_time: scheduled,
                 webhook_urls: webhook_urls.clone(),
@@ -179,8 +165,7 @@ pub async fn create(
 }
 
 fn parse_list_query(raw: &str) -> Result<ListQuery, ApiError> {
-    let (mut start, mut end, mut state, mut limit, mut cursor, mut include) =
-        (None, None, None, None, None, None);
+    let (mut start, mut end, mut state, mut limit, mut cursor, mut include) = (None, None, None, None, None, None);
     let mut profile_ids = Vec::new();
     for (key, value) in url::form_urlencoded::parse(raw.as_bytes()) {
         let value = value.into_owned();
@@ -199,9 +184,7 @@ fn parse_list_query(raw: &str) -> Result<ListQuery, ApiError> {
         let value = value.ok_or_else(|| ApiError::invalid(format!("{name} is required")))?;
         DateTime::parse_from_rfc3339(&value)
             .map(|t| t.to_utc())
-            .map_err(|_| {
-                ApiError::invalid(format!("{name} {value:?} is not an ISO-8601 date-time"))
-            })
+            .map_err(|_| ApiError::invalid(format!("{name} {value:?} is not an ISO-8601 date-time")))
     };
     let (start, end) = (time("startTime", start)?, time("endTime", end)?);
     if end < start {
@@ -237,9 +220,7 @@ fn parse_list_query(raw: &str) -> Result<ListQuery, ApiError> {
     };
     let cursor = cursor
         .map(|text| {
-            Cursor::parse(&text).ok_or_else(|| {
-                ApiError::new(StatusCode::BAD_REQUEST, 3020, "Invalid cursor format")
-            })
+            Cursor::parse(&text).ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, 3020, "Invalid cursor format"))
         })
         .transpose()?;
     let include_unscheduled = match include.as_deref() {
@@ -272,8 +253,7 @@ pub async fn list(
     let query = parse_list_query(raw.as_deref().unwrap_or_default())?;
     sim.with_world(|w| {
         let page = w.messages.list(&query, |m| {
-            w.directory
-                .can_see_profile(&caller.subject, &m.social_profile_id)
+            w.directory.can_see_profile(&caller.subject, &m.social_profile_id)
         });
         let items: Vec<Value> = page.items.iter().map(|m| m.to_json()).collect();
         Ok(Json(json!({
@@ -291,10 +271,7 @@ fn visible<'w>(w: &'w World, caller: &Caller, id: &str) -> Result<&'w Message, A
     id.parse()
         .ok()
         .and_then(|id| w.messages.live(id))
-        .filter(|m| {
-            w.directory
-                .can_see_profile(&caller.subject, &m.social_profile_id)
-        })
+        .filter(|m| w.directory.can_see_profile(&caller.subject, &m.social_profile_id))
         .ok_or_else(|| ApiError::not_found().with_resource("message", id))
 }
 
@@ -308,13 +285,7 @@ pub async fn get(
 }
 
 /// Moves a message the caller can see to `state`, recording the caller as its last editor.
-fn update_state(
-    w: &mut World,
-    caller: &Caller,
-    id: u64,
-    state: MessageState,
-    now: DateTime<Utc>,
-) -> ApiResult {
+fn update_state(w: &mut World, caller: &Caller, id: u64, state: MessageState, now: DateTime<Utc>) -> ApiResult {
     if let Some(message) = w.messages.get_mut(id) {
         message.last_updated_by = caller.subject.member_id().map(str::to_owned);
     }
@@ -352,13 +323,7 @@ struct Review {
     reviewer_type: String,
 }
 
-async fn review(
-    sim: &Sim,
-    caller: &Caller,
-    id: &str,
-    body: &[u8],
-    outcome: MessageState,
-) -> ApiResult {
+async fn review(sim: &Sim, caller: &Caller, id: &str, body: &[u8], outcome: MessageState) -> ApiResult {
     let review: Review = parse_json(body)?;
     if !matches!(review.reviewer_type.as_str(), "EXTERNAL" | "MEMBER") {
         return Err(ApiError::invalid("reviewerType must be EXTERNAL or MEMBER"));
@@ -424,9 +389,7 @@ mod tests {
         assert_eq!(parse_list_query(window).unwrap().limit, 50);
         assert_eq!(code(parse_list_query("endTime=2020-01-02T00:00:00Z")), 4000);
         assert_eq!(
-            code(parse_list_query(
-                "startTime=yesterday&endTime=2020-01-02T00:00:00Z"
-            )),
+            code(parse_list_query("startTime=yesterday&endTime=2020-01-02T00:00:00Z")),
             4000
         );
         assert_eq!(
@@ -435,27 +398,14 @@ mod tests {
             )),
             40020
         );
-        assert!(
-            parse_list_query("startTime=2020-01-01T00:00:00Z&endTime=2020-01-29T00:00:00Z").is_ok()
-        );
-        assert_eq!(
-            code(parse_list_query(&format!("{window}&state=DELETED"))),
-            40019
-        );
-        assert_eq!(
-            code(parse_list_query(&format!("{window}&state=bogus"))),
-            40019
-        );
+        assert!(parse_list_query("startTime=2020-01-01T00:00:00Z&endTime=2020-01-29T00:00:00Z").is_ok());
+        assert_eq!(code(parse_list_query(&format!("{window}&state=DELETED"))), 40019);
+        assert_eq!(code(parse_list_query(&format!("{window}&state=bogus"))), 40019);
         assert_eq!(code(parse_list_query(&format!("{window}&limit=101"))), 4000);
         assert_eq!(code(parse_list_query(&format!("{window}&limit=0"))), 4000);
+        assert_eq!(code(parse_list_query(&format!("{window}&cursor=abc"))), 3020);
         assert_eq!(
-            code(parse_list_query(&format!("{window}&cursor=abc"))),
-            3020
-        );
-        assert_eq!(
-            code(parse_list_query(&format!(
-                "{window}&includeUnscheduledReviewMsgs=yes"
-            ))),
+            code(parse_list_query(&format!("{window}&includeUnscheduledReviewMsgs=yes"))),
             40022
         );
     }

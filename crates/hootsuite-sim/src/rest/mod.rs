@@ -82,19 +82,12 @@ pub fn router(sim: Arc<Sim>) -> Router<Arc<Sim>> {
         .route("/socialProfiles", get(social_profiles::list))
         .route("/socialProfiles/{id}", get(social_profiles::get))
         .route("/messages", post(messages::create).get(messages::list))
-        .route(
-            "/messages/{id}",
-            get(messages::get).delete(messages::delete),
-        )
+        .route("/messages/{id}", get(messages::get).delete(messages::delete))
         .route("/messages/{id}/approve", post(messages::approve))
         .route("/messages/{id}/reject", post(messages::reject))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                5001,
-                "HTTP method not permitted",
-            )
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, 5001, "HTTP method not permitted")
         })
         .layer(middleware::from_fn_with_state(sim, authenticate))
 }
@@ -107,22 +100,14 @@ async fn authenticate(State(sim): State<Arc<Sim>>, mut request: Request, next: N
         (Some(value), None) => value
             .to_str()
             .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .map(str::to_owned),
         _ => None,
     };
     let Some(token) = token else {
-        return ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            1000,
-            "Missing or duplicate access token",
-        )
-        .into_response();
+        return ApiError::new(StatusCode::UNAUTHORIZED, 1000, "Missing or duplicate access token").into_response();
     };
     let now = sim.clock.now();
     let checked = sim.with_world(|w| {
@@ -137,19 +122,13 @@ async fn authenticate(State(sim): State<Arc<Sim>>, mut request: Request, next: N
         Some((caller, verdict))
     });
     let Some((caller, verdict)) = checked else {
-        return ApiError::new(StatusCode::UNAUTHORIZED, 1001, "Invalid access token")
-            .into_response();
+        return ApiError::new(StatusCode::UNAUTHORIZED, 1001, "Invalid access token").into_response();
     };
     let mut response = if verdict.allowed {
         request.extensions_mut().insert::<Caller>(caller);
         next.run(request).await
     } else {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            1003,
-            "Account plan limit exceeded",
-        )
-        .into_response()
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, 1003, "Account plan limit exceeded").into_response()
     };
     response.headers_mut().extend(verdict.headers());
     response

@@ -63,14 +63,11 @@ impl RateLimiter {
         per_second: u32,
         daily_quota: u32,
     ) -> Verdict {
-        let usage = self
-            .accounts
-            .entry(account.to_owned())
-            .or_insert_with(|| Usage {
-                recent: VecDeque::new(),
-                day: today,
-                used_today: 0,
-            });
+        let usage = self.accounts.entry(account.to_owned()).or_insert_with(|| Usage {
+            recent: VecDeque::new(),
+            day: today,
+            used_today: 0,
+        });
         if usage.day != today {
             usage.day = today;
             usage.used_today = 0;

@@ -29,18 +29,9 @@ impl Answer {
     }
 }
 
-async fn post(
-    http: &reqwest::Client,
-    url: &str,
-    body: Vec<u8>,
-    key: Option<&[u8]>,
-    timeout: Duration,
-) -> Answer {
+async fn post(http: &reqwest::Client, url: &str, body: Vec<u8>, key: Option<&[u8]>, timeout: Duration) -> Answer {
     let signature = key.map(|key| sign(key, &body));
-    let mut request = http
-        .post(url)
-        .header(CONTENT_TYPE, "application/json")
-        .body(body);
+    let mut request = http.post(url).header(CONTENT_TYPE, "application/json").body(body);
     if let Some(signature) = &signature {
         request = request.header("X-Hootsuite-Signature", signature);
     }
@@ -90,16 +81,8 @@ pub async fn run(sim: Arc<Sim>) {
 }
 
 async fn deliver(sim: Arc<Sim>, dispatch: Dispatch) {
-    let (key, timeout) =
-        sim.with_world(|w| (w.webhook_secret(&dispatch.url), w.config.webhook_timeout));
-    let answer = post(
-        &sim.http,
-        &dispatch.url,
-        dispatch.body,
-        key.as_deref(),
-        timeout,
-    )
-    .await;
+    let (key, timeout) = sim.with_world(|w| (w.webhook_secret(&dispatch.url), w.config.webhook_timeout));
+    let answer = post(&sim.http, &dispatch.url, dispatch.body, key.as_deref(), timeout).await;
     let at = sim.clock.now();
     sim.with_world(|w| {
         let policy = w.webhook_policy();

@@ -84,9 +84,7 @@ pub fn sign(key: &[u8], body: &[u8]) -> String {
 pub fn check_secret(secret: &str) -> Result<(), String> {
     match hex::decode(secret) {
         Ok(bytes) if !bytes.is_empty() => Ok(()),
-        _ => Err(format!(
-            "webhook secret must be a non-empty hex string, got {secret:?}"
-        )),
+        _ => Err(format!("webhook secret must be a non-empty hex string, got {secret:?}")),
     }
 }
 
@@ -171,17 +169,10 @@ mod tests {
         let event = Event {
             seq_no: Some("1684272788542".into()),
             kind: MESSAGE_EVENT,
-            data: message_event_data(
-                MessageState::PendingApproval,
-                Some("776781"),
-                4094517701,
-                at,
-            ),
+            data: message_event_data(MessageState::PendingApproval, Some("776781"), 4094517701, at),
         };
         let text = serde_json::to_string(&event).unwrap();
-        assert!(text.starts_with(
-            r#"{"seq_no":"1684272788542","type":"com.hootsuite.messages.event.v1","data":{"#
-        ));
+        assert!(text.starts_with(r#"{"seq_no":"1684272788542","type":"com.hootsuite.messages.event.v1","data":{"#));
         let value: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["data"]["message"]["id"], "4094517701");
         assert_eq!(value["data"]["organization"]["id"], "776781");

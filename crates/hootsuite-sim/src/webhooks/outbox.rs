@@ -108,10 +108,7 @@ impl Destination {
             let take = self.queue.len().min(max);
             let events: Vec<Event> = self.queue.drain(..take).map(|(e, _)| e).collect();
             Batch {
-                seq_nos: events
-                    .iter()
-                    .filter_map(|e| e.seq_no.as_ref()?.parse().ok())
-                    .collect(),
+                seq_nos: events.iter().filter_map(|e| e.seq_no.as_ref()?.parse().ok()).collect(),
                 body: serde_json::to_vec(&events).expect("events serialize"),
                 events: serde_json::to_value(&events).expect("events serialize"),
                 attempts: 0,
@@ -138,14 +135,7 @@ pub struct Outbox {
 impl Outbox {
     /// Queues an event for `url`, numbering it. A URL seen for the first time starts at
     /// `first_seq` (epoch milliseconds, like the `seq_no`s seen in the wild).
-    pub fn enqueue(
-        &mut self,
-        url: &str,
-        kind: &'static str,
-        data: Value,
-        first_seq: u64,
-        at: Instant,
-    ) {
+    pub fn enqueue(&mut self, url: &str, kind: &'static str, data: Value, first_seq: u64, at: Instant) {
         let dest = self
             .destinations
             .entry(url.to_owned())
@@ -290,12 +280,7 @@ mod tests {
         assert_eq!(body[1]["seq_no"], "1001");
         // One batch in flight per URL.
         enqueue(&mut outbox, 1, t0 + Duration::from_secs(5));
-        assert!(
-            outbox
-                .take_due(t0 + Duration::from_secs(20), &policy())
-                .0
-                .is_empty()
-        );
+        assert!(outbox.take_due(t0 + Duration::from_secs(20), &policy()).0.is_empty());
     }
 
     #[test]

@@ -9,9 +9,7 @@ use url::Url;
 pub async fn check(raw: &str, strict: bool) -> Result<(), String> {
     let url = Url::parse(raw).map_err(|e| format!("webhook URL {raw:?} is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(format!(
-            "webhook URL {raw:?} must be an absolute http or https URL"
-        ));
+        return Err(format!("webhook URL {raw:?} must be an absolute http or https URL"));
     }
     if !strict {
         return Ok(());
@@ -25,11 +23,7 @@ pub async fn check(raw: &str, strict: bool) -> Result<(), String> {
     if !allowed.contains(&port) {
         return Err(format!(
             "webhook URL {raw:?} must use port {} for {}",
-            allowed
-                .iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(" or "),
+            allowed.iter().map(u16::to_string).collect::<Vec<_>>().join(" or "),
             url.scheme()
         ));
     }

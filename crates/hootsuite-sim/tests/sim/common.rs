@@ -9,9 +9,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use hootsuite_sim::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_MEMBER_ID, SimConfig, SimHandle,
-};
+use hootsuite_sim::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_MEMBER_ID, SimConfig, SimHandle};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -61,11 +59,7 @@ async fn answer(response: reqwest::Response) -> Answer {
     let headers = response.headers().clone();
     let text = response.text().await.expect("response body");
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Answer {
-        status,
-        headers,
-        body,
-    }
+    Answer { status, headers, body }
 }
 
 impl TestSim {
@@ -74,9 +68,7 @@ impl TestSim {
     }
 
     pub async fn with(config: SimConfig) -> Self {
-        let handle = hootsuite_sim::spawn(config)
-            .await
-            .expect("simulator starts");
+        let handle = hootsuite_sim::spawn(config).await.expect("simulator starts");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -138,10 +130,7 @@ impl TestSim {
             .await;
         assert_eq!(response.status(), StatusCode::FOUND);
         let location = redirect_params(&response);
-        location["code"]
-            .as_str()
-            .expect("code on redirect")
-            .to_owned()
+        location["code"].as_str().expect("code on redirect").to_owned()
     }
 
     /// `POST /oauth2/token` with the default app's Basic credentials.
@@ -182,13 +171,7 @@ impl TestSim {
             .to_owned()
     }
 
-    pub async fn api(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> Answer {
+    pub async fn api(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Answer {
         let mut request = self.http.request(method, self.url(path)).bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
@@ -202,9 +185,7 @@ impl TestSim {
 
     /// `POST /v1/messages`, insisting on success; returns the created messages.
     pub async fn schedule(&self, token: &str, body: Value) -> Vec<Value> {
-        let created = self
-            .api(Method::POST, "/v1/messages", token, Some(body))
-            .await;
+        let created = self.api(Method::POST, "/v1/messages", token, Some(body)).await;
         assert_eq!(created.status, StatusCode::OK, "{}", created.body);
         created.body["data"].as_array().unwrap().clone()
     }
@@ -279,16 +260,8 @@ pub struct Receiver {
     task: tokio::task::JoinHandle<()>,
 }
 
-async fn receive(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> impl IntoResponse {
-    shared
-        .requests
-        .lock()
-        .unwrap()
-        .push(Captured { headers, body });
+async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
+    shared.requests.lock().unwrap().push(Captured { headers, body });
     let (status, delay, body) = {
         let mut b = shared.behaviour.lock().unwrap();
         let status = b.scripted.pop_front().unwrap_or(b.status);
@@ -320,12 +293,7 @@ impl Receiver {
 
     /// Answer the next requests with these statuses, then fall back to `respond_with`'s.
     pub fn script(&self, statuses: &[u16]) {
-        self.shared
-            .behaviour
-            .lock()
-            .unwrap()
-            .scripted
-            .extend(statuses);
+        self.shared.behaviour.lock().unwrap().scripted.extend(statuses);
     }
 
     pub fn delay_answers(&self, delay: Duration) {

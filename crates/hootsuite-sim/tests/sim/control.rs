@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use hootsuite_sim::{
-    DEFAULT_CLIENT_ID, DEFAULT_MEMBER_ID, DEFAULT_ORGANIZATION_ID, DEFAULT_TWITTER_PROFILE_ID,
-};
+use hootsuite_sim::{DEFAULT_CLIENT_ID, DEFAULT_MEMBER_ID, DEFAULT_ORGANIZATION_ID, DEFAULT_TWITTER_PROFILE_ID};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -22,11 +20,7 @@ async fn faults_answer_with_hootsuite_error_bodies_then_clear() {
         json!({ "pathPrefix": "/v1/messages", "status": 503, "count": 2 }),
     )
     .await;
-    let listing = format!(
-        "/v1/messages?startTime={}&endTime={}",
-        in_minutes(0),
-        in_minutes(60)
-    );
+    let listing = format!("/v1/messages?startTime={}&endTime={}", in_minutes(0), in_minutes(60));
 
     // Other paths are untouched.
     assert_eq!(sim.get("/v1/me", &token).await.status, StatusCode::OK);
@@ -44,10 +38,7 @@ async fn faults_answer_with_hootsuite_error_bodies_then_clear() {
     )
     .await;
     let refused = sim
-        .token(&[
-            ("grant_type", "member_app"),
-            ("member_id", DEFAULT_MEMBER_ID),
-        ])
+        .token(&[("grant_type", "member_app"), ("member_id", DEFAULT_MEMBER_ID)])
         .await;
     assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(refused.body["error"], "temporarily_unavailable");
@@ -56,10 +47,7 @@ async fn faults_answer_with_hootsuite_error_bodies_then_clear() {
     sim.control(Method::DELETE, "/faults", Value::Null).await;
     assert_eq!(sim.get_control("/faults").await, json!([]));
     let ok = sim
-        .token(&[
-            ("grant_type", "member_app"),
-            ("member_id", DEFAULT_MEMBER_ID),
-        ])
+        .token(&[("grant_type", "member_app"), ("member_id", DEFAULT_MEMBER_ID)])
         .await;
     assert_eq!(ok.status, StatusCode::OK);
 
@@ -124,12 +112,9 @@ async fn the_clock_moves_event_timestamps_and_schedules() {
                 "webhookUrls": [receiver.url] }),
     )
     .await;
-    sim.control(Method::POST, "/webhooks/flush", Value::Null)
-        .await;
+    sim.control(Method::POST, "/webhooks/flush", Value::Null).await;
     let event = receiver.requests()[0].json();
-    let stamp =
-        chrono::DateTime::parse_from_rfc3339(event[0]["data"]["timestamp"].as_str().unwrap())
-            .unwrap();
+    let stamp = chrono::DateTime::parse_from_rfc3339(event[0]["data"]["timestamp"].as_str().unwrap()).unwrap();
     assert!(stamp.to_utc() - chrono::Utc::now() > chrono::TimeDelta::hours(23));
     assert_eq!(sim.get_control("/clock").await["offsetSecs"], 86_400);
 }
@@ -144,15 +129,17 @@ async fn runtime_config_reads_back_and_rejects_unknown_fields() {
     assert_eq!(config["dailyQuota"], 100_000);
     assert_eq!(config["webhookBatchMax"], 100);
     let changed = sim
-        .control(Method::PUT, "/config", json!({ "rateLimitPerSecond": 7, "webhookBatchIntervalMs": 1500, "autoPublish": false }))
+        .control(
+            Method::PUT,
+            "/config",
+            json!({ "rateLimitPerSecond": 7, "webhookBatchIntervalMs": 1500, "autoPublish": false }),
+        )
         .await;
     assert_eq!(changed["rateLimitPerSecond"], 7);
     assert_eq!(changed["webhookBatchIntervalMs"], 1500);
     assert_eq!(changed["autoPublish"], false);
     assert_eq!(changed["accessTokenTtlSecs"], 3599);
-    let typo = sim
-        .control_raw(Method::PUT, "/config", json!({ "rateLimit": 1 }))
-        .await;
+    let typo = sim.control_raw(Method::PUT, "/config", json!({ "rateLimit": 1 })).await;
     assert!(typo.status.is_client_error());
 }
 
@@ -160,11 +147,7 @@ async fn runtime_config_reads_back_and_rejects_unknown_fields() {
 async fn created_world_objects_are_usable_through_oauth_and_rest() {
     let sim = TestSim::start().await;
     let org = sim
-        .control(
-            Method::POST,
-            "/organizations",
-            json!({ "name": "Third Org" }),
-        )
+        .control(Method::POST, "/organizations", json!({ "name": "Third Org" }))
         .await;
     let org_id = org["id"].as_str().unwrap();
     let member = sim
@@ -188,10 +171,7 @@ async fn created_world_objects_are_usable_through_oauth_and_rest() {
 
     let tokens = sim.login_as(member_id).await;
     let token = tokens["access_token"].as_str().unwrap();
-    assert_eq!(
-        sim.get("/v1/me", token).await.body["data"]["email"],
-        "ann@third.test"
-    );
+    assert_eq!(sim.get("/v1/me", token).await.body["data"]["email"], "ann@third.test");
     assert_eq!(
         sim.get("/v1/me/organizations", token).await.body["data"][0]["name"],
         "Third Org"
@@ -215,21 +195,13 @@ async fn created_world_objects_are_usable_through_oauth_and_rest() {
             json!({ "ownerMemberId": member_id, "type": "MYSPACE" }),
             StatusCode::BAD_REQUEST,
         ),
-        (
-            "/apps",
-            json!({ "clientId": DEFAULT_CLIENT_ID }),
-            StatusCode::CONFLICT,
-        ),
+        ("/apps", json!({ "clientId": DEFAULT_CLIENT_ID }), StatusCode::CONFLICT),
         (
             "/apps",
             json!({ "redirectUris": ["http://hub.example/cb"] }),
             StatusCode::BAD_REQUEST,
         ),
-        (
-            "/apps",
-            json!({ "webhookSecret": "zz" }),
-            StatusCode::BAD_REQUEST,
-        ),
+        ("/apps", json!({ "webhookSecret": "zz" }), StatusCode::BAD_REQUEST),
         (
             "/comments",
             json!({ "organizationId": org_id, "state": "SENT" }),
@@ -237,9 +209,7 @@ async fn created_world_objects_are_usable_through_oauth_and_rest() {
         ),
     ] {
         assert_eq!(
-            sim.control_raw(Method::POST, path, body.clone())
-                .await
-                .status,
+            sim.control_raw(Method::POST, path, body.clone()).await.status,
             status,
             "{path} {body}"
         );
@@ -268,24 +238,14 @@ async fn apps_created_by_control_use_their_own_credentials_and_redirects() {
             ])
             .send()
     };
-    assert_eq!(
-        auth("https://hub.example/cb").await.unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(auth("https://hub.example/cb").await.unwrap().status(), StatusCode::OK);
     assert_eq!(
         auth("http://localhost:3000/cb").await.unwrap().status(),
         StatusCode::BAD_REQUEST
     );
-    sim.control(
-        Method::PATCH,
-        "/apps/hub",
-        json!({ "allowLoopbackRedirects": true }),
-    )
-    .await;
-    assert_eq!(
-        auth("http://localhost:3000/cb").await.unwrap().status(),
-        StatusCode::OK
-    );
+    sim.control(Method::PATCH, "/apps/hub", json!({ "allowLoopbackRedirects": true }))
+        .await;
+    assert_eq!(auth("http://localhost:3000/cb").await.unwrap().status(), StatusCode::OK);
 
     let response = sim
         .consent(&[
@@ -330,12 +290,14 @@ async fn silent_edits_and_revocation() {
     let tokens = sim.login_as(DEFAULT_MEMBER_ID).await;
     let token = tokens["access_token"].as_str().unwrap();
     let created = sim
-        .schedule(token, json!({ "text": "before", "socialProfileIds": [DEFAULT_TWITTER_PROFILE_ID],
-                                  "scheduledSendTime": in_minutes(30), "webhookUrls": [receiver.url] }))
+        .schedule(
+            token,
+            json!({ "text": "before", "socialProfileIds": [DEFAULT_TWITTER_PROFILE_ID],
+                                  "scheduledSendTime": in_minutes(30), "webhookUrls": [receiver.url] }),
+        )
         .await;
     let id = created[0]["id"].as_str().unwrap();
-    sim.control(Method::POST, "/webhooks/flush", Value::Null)
-        .await;
+    sim.control(Method::POST, "/webhooks/flush", Value::Null).await;
     let edited = sim
         .control(
             Method::PATCH,
@@ -348,8 +310,7 @@ async fn silent_edits_and_revocation() {
     assert_eq!(fetched.body["data"]["text"], "after");
     assert_eq!(fetched.body["data"]["tags"], json!(["edited"]));
     assert_eq!(
-        sim.control(Method::POST, "/webhooks/flush", Value::Null)
-            .await["flushed"],
+        sim.control(Method::POST, "/webhooks/flush", Value::Null).await["flushed"],
         json!([])
     );
     assert_eq!(receiver.requests().len(), 1, "edits emit no event");
@@ -361,15 +322,10 @@ async fn silent_edits_and_revocation() {
             json!({ "state": "FAILED" }),
         )
         .await;
-    assert_eq!(
-        state.status,
-        StatusCode::BAD_REQUEST,
-        "FAILED is a comment state only"
-    );
+    assert_eq!(state.status, StatusCode::BAD_REQUEST, "FAILED is a comment state only");
     let approved = sim.set_message_state(id, "APPROVED").await;
     assert_eq!(approved["state"], "SCHEDULED");
-    sim.control(Method::POST, "/webhooks/flush", Value::Null)
-        .await;
+    sim.control(Method::POST, "/webhooks/flush", Value::Null).await;
     let states: Vec<String> = receiver.requests()[1]
         .json()
         .as_array()
@@ -397,10 +353,7 @@ async fn silent_edits_and_revocation() {
     assert_eq!(refresh.body["error"], "invalid_grant");
     // The member still has the app installed, so a member_app token can be had again.
     let member_app = sim
-        .token(&[
-            ("grant_type", "member_app"),
-            ("member_id", DEFAULT_MEMBER_ID),
-        ])
+        .token(&[("grant_type", "member_app"), ("member_id", DEFAULT_MEMBER_ID)])
         .await;
     assert_eq!(member_app.status, StatusCode::OK);
     let org_app = sim
@@ -418,15 +371,7 @@ async fn shutdown_stops_serving() {
     let base = sim.handle.base_url();
     assert!(base.starts_with("http://127.0.0.1:"));
     let metadata = format!("{base}/.well-known/oauth-authorization-server");
-    assert!(
-        sim.http
-            .get(&metadata)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .is_success()
-    );
+    assert!(sim.http.get(&metadata).send().await.unwrap().status().is_success());
     let TestSim { handle, http } = sim;
     handle.shutdown().await;
     let fresh = reqwest::Client::builder().no_proxy().build().unwrap();

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use hootsuite_sim::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_FACEBOOK_PAGE_PROFILE_ID, DEFAULT_MEMBER_ID,
-    DEFAULT_ORGANIZATION_ID, DEFAULT_TWITTER_PROFILE_ID, SECOND_MEMBER_ID, SECOND_ORGANIZATION_ID,
-    SimConfig,
+    DEFAULT_ORGANIZATION_ID, DEFAULT_TWITTER_PROFILE_ID, SECOND_MEMBER_ID, SECOND_ORGANIZATION_ID, SimConfig,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -24,12 +23,7 @@ fn auth_query(redirect_uri: &str, scope: &str, state: &str) -> Vec<(&'static str
 }
 
 async fn get_auth(sim: &TestSim, query: &[(&str, String)]) -> reqwest::Response {
-    sim.http
-        .get(sim.url("/oauth2/auth"))
-        .query(query)
-        .send()
-        .await
-        .unwrap()
+    sim.http.get(sim.url("/oauth2/auth")).query(query).send().await.unwrap()
 }
 
 /// `name="x" value="y"` pairs of the hidden inputs of a page.
@@ -61,21 +55,14 @@ async fn metadata_points_at_this_server() {
     assert_eq!(doc["issuer"], sim.handle.base_url());
     assert_eq!(doc["token_endpoint"], sim.url("/oauth2/token"));
     assert_eq!(doc["authorization_endpoint"], sim.url("/oauth2/auth"));
-    assert_eq!(
-        doc["scopes_supported"],
-        json!(["offline", "analytics:read"])
-    );
+    assert_eq!(doc["scopes_supported"], json!(["offline", "analytics:read"]));
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
 }
 
 #[tokio::test]
 async fn consent_page_renders_and_its_form_round_trips() {
     let sim = TestSim::start().await;
-    let response = get_auth(
-        &sim,
-        &auth_query(REDIRECT_URI, "offline analytics:read", STATE),
-    )
-    .await;
+    let response = get_auth(&sim, &auth_query(REDIRECT_URI, "offline analytics:read", STATE)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(
         response.headers()["content-type"]
@@ -98,17 +85,11 @@ async fn consent_page_renders_and_its_form_round_trips() {
     assert!(fields.contains(&("redirect_uri".into(), REDIRECT_URI.into())));
     fields.push(("member_id".into(), DEFAULT_MEMBER_ID.into()));
     fields.push(("decision".into(), "approve".into()));
-    let form: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let approved = sim.consent(&form).await;
     assert_eq!(approved.status(), StatusCode::FOUND);
     let location = approved.headers()["location"].to_str().unwrap();
-    assert!(
-        location.starts_with(&format!("{REDIRECT_URI}?")),
-        "{location}"
-    );
+    assert!(location.starts_with(&format!("{REDIRECT_URI}?")), "{location}");
     let params = redirect_params(&approved);
     assert_eq!(params["state"], STATE);
     assert_eq!(params["scope"], "offline analytics:read");
@@ -131,12 +112,7 @@ async fn deny_redirects_with_access_denied() {
     assert_eq!(response.status(), StatusCode::FOUND);
     let params = redirect_params(&response);
     assert_eq!(params["error"], "access_denied");
-    assert!(
-        params["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("denied")
-    );
+    assert!(params["error_description"].as_str().unwrap().contains("denied"));
     assert_eq!(params["state"], STATE);
     assert!(params.get("code").is_none());
 }
@@ -160,8 +136,7 @@ async fn weak_state_bad_response_type_and_unknown_scope_redirect_with_errors() {
     assert_eq!(params["error"], "unsupported_response_type");
     assert_eq!(params["state"], STATE);
 
-    let params =
-        redirect_params(&get_auth(&sim, &auth_query(REDIRECT_URI, "offline write", STATE)).await);
+    let params = redirect_params(&get_auth(&sim, &auth_query(REDIRECT_URI, "offline write", STATE)).await);
     assert_eq!(params["error"], "invalid_scope");
 }
 
@@ -172,13 +147,7 @@ async fn unregistered_redirect_or_unknown_client_get_an_error_page() {
         let response = get_auth(&sim, &auth_query(redirect, "offline", STATE)).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         assert!(response.headers().get("location").is_none());
-        assert!(
-            response
-                .text()
-                .await
-                .unwrap()
-                .contains("unknown_redirect_uri")
-        );
+        assert!(response.text().await.unwrap().contains("unknown_redirect_uri"));
     }
     let mut query = auth_query(REDIRECT_URI, "offline", STATE);
     query[1].1 = "nobody".into();
@@ -317,10 +286,7 @@ async fn refresh_tokens_rotate_and_revoke_the_previous_access_token() {
     let old_access = first["access_token"].as_str().unwrap();
 
     let second = sim
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", old_refresh),
-        ])
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", old_refresh)])
         .await;
     assert_eq!(second.status, StatusCode::OK, "{}", second.body);
     let new_access = second.body["access_token"].as_str().unwrap();
@@ -331,18 +297,12 @@ async fn refresh_tokens_rotate_and_revoke_the_previous_access_token() {
     assert_eq!(sim.get("/v1/me", old_access).await.code(), 1001);
 
     let reuse = sim
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", old_refresh),
-        ])
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", old_refresh)])
         .await;
     assert_eq!(reuse.status, StatusCode::BAD_REQUEST);
     assert_eq!(reuse.body["error"], "invalid_grant");
     let third = sim
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", new_refresh),
-        ])
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", new_refresh)])
         .await;
     assert_eq!(third.status, StatusCode::OK);
 
@@ -378,8 +338,7 @@ async fn access_tokens_expire_by_the_simulator_clock() {
     let access = tokens["access_token"].as_str().unwrap();
     assert_eq!(sim.get("/v1/me", access).await.status, StatusCode::OK);
 
-    sim.control(Method::PUT, "/clock", json!({ "offsetSecs": 61 }))
-        .await;
+    sim.control(Method::PUT, "/clock", json!({ "offsetSecs": 61 })).await;
     let expired = sim.get("/v1/me", access).await;
     assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
     assert_eq!(expired.code(), 1001);
@@ -412,10 +371,7 @@ async fn access_tokens_expire_by_the_simulator_clock() {
 #[tokio::test]
 async fn member_app_and_organization_app_grants_need_an_installation() {
     let sim = TestSim::start().await;
-    let member_app = [
-        ("grant_type", "member_app"),
-        ("member_id", DEFAULT_MEMBER_ID),
-    ];
+    let member_app = [("grant_type", "member_app"), ("member_id", DEFAULT_MEMBER_ID)];
     let org_app = [
         ("grant_type", "organization_app"),
         ("organization_id", DEFAULT_ORGANIZATION_ID),
@@ -432,9 +388,7 @@ async fn member_app_and_organization_app_grants_need_an_installation() {
     assert_eq!(member.body["scope"], "");
     assert_eq!(member.body["token_type"], "bearer");
     assert!(member.body.get("refresh_token").is_none());
-    let me = sim
-        .get("/v1/me", member.body["access_token"].as_str().unwrap())
-        .await;
+    let me = sim.get("/v1/me", member.body["access_token"].as_str().unwrap()).await;
     assert_eq!(me.body["data"]["id"], DEFAULT_MEMBER_ID);
 
     let org = sim.token(&org_app).await;
@@ -447,10 +401,7 @@ async fn member_app_and_organization_app_grants_need_an_installation() {
         .iter()
         .map(|p| p["id"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        ids,
-        [DEFAULT_TWITTER_PROFILE_ID, DEFAULT_FACEBOOK_PAGE_PROFILE_ID]
-    );
+    assert_eq!(ids, [DEFAULT_TWITTER_PROFILE_ID, DEFAULT_FACEBOOK_PAGE_PROFILE_ID]);
     let me = sim.get("/v1/me", org_token).await;
     assert_eq!(me.status, StatusCode::FORBIDDEN);
     assert_eq!(me.code(), 4009);
@@ -495,10 +446,7 @@ async fn pkce_is_checked_when_a_challenge_was_sent() {
             ("decision", "approve"),
         ])
         .await;
-    let code = redirect_params(&response)["code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let code = redirect_params(&response)["code"].as_str().unwrap().to_owned();
     assert_eq!(sim.exchange(&code).await.body["error"], "invalid_grant");
     let ok = sim
         .token(&[

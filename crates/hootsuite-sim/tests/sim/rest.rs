@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use hootsuite_sim::{
-    DEFAULT_FACEBOOK_PAGE_PROFILE_ID, DEFAULT_MEMBER_ID, DEFAULT_ORGANIZATION_ID,
-    DEFAULT_TWITTER_PROFILE_ID, SECOND_MEMBER_ID, SECOND_PROFILE_ID, SimConfig,
+    DEFAULT_FACEBOOK_PAGE_PROFILE_ID, DEFAULT_MEMBER_ID, DEFAULT_ORGANIZATION_ID, DEFAULT_TWITTER_PROFILE_ID,
+    SECOND_MEMBER_ID, SECOND_PROFILE_ID, SimConfig,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -15,11 +15,7 @@ use crate::common::{TestSim, eventually, fast_config, in_minutes};
 const BOTH_PROFILES: [&str; 2] = [DEFAULT_TWITTER_PROFILE_ID, DEFAULT_FACEBOOK_PAGE_PROFILE_ID];
 
 fn window() -> String {
-    format!(
-        "startTime={}&endTime={}",
-        in_minutes(0),
-        in_minutes(7 * 24 * 60)
-    )
+    format!("startTime={}&endTime={}", in_minutes(0), in_minutes(7 * 24 * 60))
 }
 
 #[tokio::test]
@@ -54,18 +50,13 @@ async fn me_organizations_and_profiles_use_the_data_envelope() {
         );
     }
     let one = sim
-        .get(
-            &format!("/v1/socialProfiles/{DEFAULT_TWITTER_PROFILE_ID}"),
-            &token,
-        )
+        .get(&format!("/v1/socialProfiles/{DEFAULT_TWITTER_PROFILE_ID}"), &token)
         .await;
     assert_eq!(one.body["data"]["id"], DEFAULT_TWITTER_PROFILE_ID);
     assert_eq!(one.body["data"]["socialNetworkUsername"], Value::Null);
 
     for hidden in [SECOND_PROFILE_ID, "999"] {
-        let missing = sim
-            .get(&format!("/v1/socialProfiles/{hidden}"), &token)
-            .await;
+        let missing = sim.get(&format!("/v1/socialProfiles/{hidden}"), &token).await;
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
         assert_eq!(missing.code(), 4001);
         assert!(missing.body["errors"][0]["id"].is_string());
@@ -83,10 +74,7 @@ async fn missing_and_invalid_tokens_have_distinct_codes() {
     assert_eq!(bare.status(), StatusCode::UNAUTHORIZED);
     let body: Value = bare.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], 1000);
-    assert_eq!(
-        body["errors"][0]["message"],
-        "Missing or duplicate access token"
-    );
+    assert_eq!(body["errors"][0]["message"], "Missing or duplicate access token");
 
     let duplicate = sim
         .http
@@ -97,10 +85,7 @@ async fn missing_and_invalid_tokens_have_distinct_codes() {
         .await
         .unwrap();
     assert_eq!(duplicate.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        duplicate.json::<Value>().await.unwrap()["errors"][0]["code"],
-        1000
-    );
+    assert_eq!(duplicate.json::<Value>().await.unwrap()["errors"][0]["code"], 1000);
 
     let invalid = sim.get("/v1/me", "made.up").await;
     assert_eq!(invalid.status, StatusCode::UNAUTHORIZED);
@@ -137,22 +122,14 @@ async fn rate_limit_per_second_and_per_day_answer_429_with_code_1003() {
     let limited = &answers[3];
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.code(), 1003);
-    assert_eq!(
-        limited.body["errors"][0]["message"],
-        "Account plan limit exceeded"
-    );
-    assert_eq!(
-        limited.header("x-account-rate-limit-requests-remaining"),
-        Some("0")
-    );
+    assert_eq!(limited.body["errors"][0]["message"], "Account plan limit exceeded");
+    assert_eq!(limited.header("x-account-rate-limit-requests-remaining"), Some("0"));
     assert_eq!(limited.header("x-account-quota-used"), Some("3"));
     assert!(limited.header("retry-after").is_none());
 
     // Another account is unaffected, and the window slides.
     let other = sim.login_as(SECOND_MEMBER_ID).await;
-    let other = sim
-        .get("/v1/me", other["access_token"].as_str().unwrap())
-        .await;
+    let other = sim.get("/v1/me", other["access_token"].as_str().unwrap()).await;
     assert_eq!(other.status, StatusCode::OK);
     eventually("the 1-second window to pass", || async {
         sim.get("/v1/me", &token).await.status == StatusCode::OK
@@ -200,10 +177,7 @@ async fn scheduling_fans_out_one_message_per_profile() {
         assert_eq!(message["text"], "Hello world");
         assert_eq!(message["socialProfile"]["id"], profile);
         assert_eq!(message["scheduledSendTime"], when.as_str());
-        assert_eq!(
-            message["webhookUrls"],
-            json!(["https://hub.example/hooks/hootsuite"])
-        );
+        assert_eq!(message["webhookUrls"], json!(["https://hub.example/hooks/hootsuite"]));
         assert_eq!(message["tags"], json!(["launch"]));
         assert_eq!(message["createdByMember"]["id"], DEFAULT_MEMBER_ID);
         assert_eq!(message["lastUpdatedByMember"]["id"], DEFAULT_MEMBER_ID);
@@ -331,10 +305,7 @@ async fn listing_pages_through_more_than_a_hundred_messages_exactly_once() {
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         let data = page.body["data"].as_array().unwrap();
         assert!(data.len() <= 50);
-        seen.extend(
-            data.iter()
-                .map(|m| m["id"].as_str().unwrap().parse::<u64>().unwrap()),
-        );
+        seen.extend(data.iter().map(|m| m["id"].as_str().unwrap().parse::<u64>().unwrap()));
         let previous = &page.body["metadata"]["cursor"]["previous"];
         assert_eq!(previous.is_null(), pages.is_empty());
         pages.push(page.body.clone());
@@ -344,10 +315,7 @@ async fn listing_pages_through_more_than_a_hundred_messages_exactly_once() {
         }
     }
     assert_eq!(pages.len(), 3);
-    assert_eq!(
-        seen, expected,
-        "every message exactly once, by send time then id"
-    );
+    assert_eq!(seen, expected, "every message exactly once, by send time then id");
 
     // The previous cursor of the last page leads back to the second page.
     let previous = pages[2]["metadata"]["cursor"]["previous"].as_str().unwrap();
@@ -359,9 +327,7 @@ async fn listing_pages_through_more_than_a_hundred_messages_exactly_once() {
         .await;
     assert_eq!(back.body["data"], pages[1]["data"]);
 
-    let big = sim
-        .get(&format!("/v1/messages?{}&limit=100", window()), &token)
-        .await;
+    let big = sim.get(&format!("/v1/messages?{}&limit=100", window()), &token).await;
     assert_eq!(big.body["data"].as_array().unwrap().len(), 100);
     let filtered = sim
         .get(
@@ -374,16 +340,12 @@ async fn listing_pages_through_more_than_a_hundred_messages_exactly_once() {
         .await;
     assert_eq!(filtered.body["data"].as_array().unwrap().len(), 61);
     assert_eq!(filtered.body["metadata"]["cursor"]["next"], Value::Null);
-    let too_many = sim
-        .get(&format!("/v1/messages?{}&limit=101", window()), &token)
-        .await;
+    let too_many = sim.get(&format!("/v1/messages?{}&limit=101", window()), &token).await;
     assert_eq!(too_many.code(), 4000);
 
     // The window bounds the listing: only the first half hour after the messages begin.
     let narrow = format!("startTime={}&endTime={}", in_minutes(61), in_minutes(91));
-    let narrow = sim
-        .get(&format!("/v1/messages?{narrow}&limit=100"), &token)
-        .await;
+    let narrow = sim.get(&format!("/v1/messages?{narrow}&limit=100"), &token).await;
     let in_window = narrow.body["data"].as_array().unwrap().len();
     assert!(0 < in_window && in_window < 100, "{in_window}");
 
@@ -410,15 +372,9 @@ async fn listing_rejects_bad_windows_states_and_cursors() {
     let cases = [
         (format!("endTime={}", in_minutes(10)), 4000),
         (format!("startTime={start}"), 4000),
+        (format!("startTime=yesterday&endTime={}", in_minutes(10)), 4000),
         (
-            format!("startTime=yesterday&endTime={}", in_minutes(10)),
-            4000,
-        ),
-        (
-            format!(
-                "startTime={start}&endTime={}",
-                in_minutes(4 * 7 * 24 * 60 + 1)
-            ),
+            format!("startTime={start}&endTime={}", in_minutes(4 * 7 * 24 * 60 + 1)),
             40020,
         ),
         (format!("{}&state=DELETED", window()), 40019),
@@ -433,10 +389,7 @@ async fn listing_rejects_bad_windows_states_and_cursors() {
     }
     let exactly_four_weeks = format!("startTime={start}&endTime={}", in_minutes(4 * 7 * 24 * 60));
     let ok = sim
-        .get(
-            &format!("/v1/messages?{exactly_four_weeks}&state=SCHEDULED"),
-            &token,
-        )
+        .get(&format!("/v1/messages?{exactly_four_weeks}&state=SCHEDULED"), &token)
         .await;
     assert_eq!(ok.status, StatusCode::OK);
     assert_eq!(
@@ -450,12 +403,12 @@ async fn get_and_delete_by_id() {
     let sim = TestSim::start().await;
     let token = sim.access_token().await;
     let created = sim
-        .schedule(&token, json!({ "text": "bye", "socialProfileIds": BOTH_PROFILES, "scheduledSendTime": in_minutes(30) }))
+        .schedule(
+            &token,
+            json!({ "text": "bye", "socialProfileIds": BOTH_PROFILES, "scheduledSendTime": in_minutes(30) }),
+        )
         .await;
-    let (first, second) = (
-        created[0]["id"].as_str().unwrap(),
-        created[1]["id"].as_str().unwrap(),
-    );
+    let (first, second) = (created[0]["id"].as_str().unwrap(), created[1]["id"].as_str().unwrap());
 
     let got = sim.get(&format!("/v1/messages/{first}"), &token).await;
     assert_eq!(
@@ -464,12 +417,7 @@ async fn get_and_delete_by_id() {
     );
 
     let deleted = sim
-        .api(
-            Method::DELETE,
-            &format!("/v1/messages/{first}"),
-            &token,
-            None,
-        )
+        .api(Method::DELETE, &format!("/v1/messages/{first}"), &token, None)
         .await;
     assert_eq!(deleted.status, StatusCode::OK);
     assert_eq!(deleted.body, json!({ "data": {} }));
@@ -477,12 +425,7 @@ async fn get_and_delete_by_id() {
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     assert_eq!(gone.code(), 4001);
     let again = sim
-        .api(
-            Method::DELETE,
-            &format!("/v1/messages/{first}"),
-            &token,
-            None,
-        )
+        .api(Method::DELETE, &format!("/v1/messages/{first}"), &token, None)
         .await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     let list = sim.get(&format!("/v1/messages?{}", window()), &token).await;
@@ -499,12 +442,7 @@ async fn get_and_delete_by_id() {
     assert_eq!(sent.body["data"]["state"], "SENT");
     assert!(sent.body["data"]["postId"].is_string());
     let refused = sim
-        .api(
-            Method::DELETE,
-            &format!("/v1/messages/{second}"),
-            &token,
-            None,
-        )
+        .api(Method::DELETE, &format!("/v1/messages/{second}"), &token, None)
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert_eq!(refused.code(), 40003);
@@ -528,7 +466,9 @@ async fn approve_and_reject_messages_pending_approval() {
             Method::POST,
             "/v1/messages",
             &token,
-            Some(json!({ "text": "review me", "socialProfileIds": BOTH_PROFILES, "scheduledSendTime": in_minutes(30) })),
+            Some(
+                json!({ "text": "review me", "socialProfileIds": BOTH_PROFILES, "scheduledSendTime": in_minutes(30) }),
+            ),
         )
         .await;
     assert_eq!(created.body["data"][0]["state"], "SCHEDULED");
@@ -572,22 +512,11 @@ async fn approve_and_reject_messages_pending_approval() {
         let (sim, token, path) = (&sim, &token, format!("/v1/messages/{id}/approve"));
         async move { sim.api(Method::POST, &path, token, Some(body)).await }
     };
-    let stale = approve(
-        a,
-        json!({ "sequenceNumber": 2, "reviewerType": "EXTERNAL" }),
-    )
-    .await;
+    let stale = approve(a, json!({ "sequenceNumber": 2, "reviewerType": "EXTERNAL" })).await;
     assert_eq!(stale.status, StatusCode::BAD_REQUEST);
     assert_eq!(stale.code(), 4000);
-    assert_eq!(
-        approve(a, json!({ "sequenceNumber": 1 })).await.code(),
-        4000
-    );
-    let approved = approve(
-        a,
-        json!({ "sequenceNumber": 1, "reviewerType": "EXTERNAL" }),
-    )
-    .await;
+    assert_eq!(approve(a, json!({ "sequenceNumber": 1 })).await.code(), 4000);
+    let approved = approve(a, json!({ "sequenceNumber": 1, "reviewerType": "EXTERNAL" })).await;
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
     assert_eq!(approved.body, json!({ "data": {} }));
     let message = sim.get(&format!("/v1/messages/{a}"), &token).await.body["data"].clone();
@@ -619,7 +548,10 @@ async fn due_messages_are_published_by_the_simulator_clock() {
     let sim = TestSim::start().await;
     let token = sim.access_token().await;
     let created = sim
-        .schedule(&token, json!({ "text": "later", "socialProfileIds": BOTH_PROFILES, "scheduledSendTime": in_minutes(10) }))
+        .schedule(
+            &token,
+            json!({ "text": "later", "socialProfileIds": BOTH_PROFILES, "scheduledSendTime": in_minutes(10) }),
+        )
         .await;
     let twitter = created[0]["id"].as_str().unwrap().to_owned();
     let facebook = created[1]["id"].as_str().unwrap().to_owned();

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
 use hootsuite_sim::{
-    DEFAULT_CLIENT_ID, DEFAULT_MEMBER_ID, DEFAULT_ORGANIZATION_ID, DEFAULT_TWITTER_PROFILE_ID,
-    SECOND_MEMBER_ID, SECOND_ORGANIZATION_ID, SECOND_PROFILE_ID, SimConfig,
+    DEFAULT_CLIENT_ID, DEFAULT_MEMBER_ID, DEFAULT_ORGANIZATION_ID, DEFAULT_TWITTER_PROFILE_ID, SECOND_MEMBER_ID,
+    SECOND_ORGANIZATION_ID, SECOND_PROFILE_ID, SimConfig,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -77,9 +77,7 @@ async fn state_changes_are_batched_into_one_post_with_increasing_seq_nos() {
 
     // Later events continue the sequence, in a later batch.
     sim.set_message_state(&id, "DELETED").await;
-    let flushed = sim
-        .control(Method::POST, "/webhooks/flush", Value::Null)
-        .await;
+    let flushed = sim.control(Method::POST, "/webhooks/flush", Value::Null).await;
     assert_eq!(flushed["flushed"], json!([receiver.url]));
     let requests = receiver.requests();
     assert_eq!(requests.len(), 2, "one POST per batch");
@@ -137,12 +135,7 @@ async fn a_failed_batch_is_retried_with_the_same_events_and_seq_nos() {
     assert_eq!(requests[0].body, requests[1].body);
     assert_eq!(requests[1].body, requests[2].body);
     eventually("the success to be logged", || async {
-        sim.get_control("/webhooks/deliveries")
-            .await
-            .as_array()
-            .unwrap()
-            .len()
-            == 3
+        sim.get_control("/webhooks/deliveries").await.as_array().unwrap().len() == 3
     })
     .await;
     let deliveries = sim.get_control("/webhooks/deliveries").await;
@@ -150,12 +143,7 @@ async fn a_failed_batch_is_retried_with_the_same_events_and_seq_nos() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| {
-            (
-                d["attempt"].as_u64().unwrap(),
-                d["status"].as_u64().unwrap(),
-            )
-        })
+        .map(|d| (d["attempt"].as_u64().unwrap(), d["status"].as_u64().unwrap()))
         .collect();
     assert_eq!(attempts, [(1, 500), (2, 503), (3, 200)]);
     assert!(
@@ -188,30 +176,20 @@ async fn a_url_is_disabled_after_repeated_failures_and_re_enabled_by_a_ping() {
     // Disabled: events queue up, nothing is sent, flushing skips the URL.
     sim.set_message_state(&id, "SENT").await;
     assert_eq!(sim.get_control("/webhooks/urls").await[0]["pending"], 2);
-    let flushed = sim
-        .control(Method::POST, "/webhooks/flush", Value::Null)
-        .await;
+    let flushed = sim.control(Method::POST, "/webhooks/flush", Value::Null).await;
     assert_eq!(flushed["flushed"], json!([]));
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(receiver.requests().len(), 3);
 
     // A failed ping changes nothing; an answered one re-enables the URL.
     let ping = sim
-        .control(
-            Method::POST,
-            "/webhooks/ping",
-            json!({ "url": receiver.url }),
-        )
+        .control(Method::POST, "/webhooks/ping", json!({ "url": receiver.url }))
         .await;
     assert_eq!(ping["status"], 500);
     assert_eq!(ping["reEnabled"], false);
     receiver.respond_with(204);
     let ping = sim
-        .control(
-            Method::POST,
-            "/webhooks/ping",
-            json!({ "url": receiver.url }),
-        )
+        .control(Method::POST, "/webhooks/ping", json!({ "url": receiver.url }))
         .await;
     assert_eq!(ping["status"], 204);
     assert_eq!(ping["reEnabled"], true);
@@ -221,25 +199,17 @@ async fn a_url_is_disabled_after_repeated_failures_and_re_enabled_by_a_ping() {
         requests[4].body,
         br#"[{"type":"com.hootsuite.ping.event.v1","data":{}}]"#.as_slice()
     );
-    assert_eq!(
-        requests[5].body, failing[0].body,
-        "the held batch is resent unchanged"
-    );
+    assert_eq!(requests[5].body, failing[0].body, "the held batch is resent unchanged");
     let first_seq = failing[0].seq_nos()[0];
     assert_eq!(requests[6].seq_nos(), [first_seq + 1]);
     assert_eq!(requests[6].json()[0]["data"]["state"], "SENT");
     eventually("the URL to drain", || async {
         let urls = sim.get_control("/webhooks/urls").await;
-        urls[0]["pending"] == 0
-            && urls[0]["disabled"] == false
-            && urls[0]["consecutiveFailures"] == 0
+        urls[0]["pending"] == 0 && urls[0]["disabled"] == false && urls[0]["consecutiveFailures"] == 0
     })
     .await;
     // Pings do not consume sequence numbers.
-    assert_eq!(
-        sim.get_control("/webhooks/urls").await[0]["nextSeqNo"],
-        first_seq + 2
-    );
+    assert_eq!(sim.get_control("/webhooks/urls").await[0]["nextSeqNo"], first_seq + 2);
 }
 
 #[tokio::test]
@@ -263,8 +233,7 @@ async fn signatures_are_hmac_sha256_of_the_raw_body_with_the_hex_decoded_secret(
     .await;
     let token = sim.access_token().await;
     message_reporting_to(&sim, &token, &receiver.url).await;
-    sim.control(Method::POST, "/webhooks/flush", Value::Null)
-        .await;
+    sim.control(Method::POST, "/webhooks/flush", Value::Null).await;
 
     let post = &receiver.requests()[0];
     let header = post.headers["x-hootsuite-signature"].to_str().unwrap();
@@ -279,34 +248,18 @@ async fn signatures_are_hmac_sha256_of_the_raw_body_with_the_hex_decoded_secret(
     assert_eq!(deliveries[0]["signature"], header);
 
     // Pings are signed too; clearing the secret stops signing.
-    sim.control(
-        Method::POST,
-        "/webhooks/ping",
-        json!({ "url": receiver.url }),
-    )
-    .await;
-    assert!(
-        receiver.requests()[1]
-            .headers
-            .contains_key("x-hootsuite-signature")
-    );
+    sim.control(Method::POST, "/webhooks/ping", json!({ "url": receiver.url }))
+        .await;
+    assert!(receiver.requests()[1].headers.contains_key("x-hootsuite-signature"));
     sim.control(
         Method::PUT,
         "/webhooks/secret",
         json!({ "url": receiver.url, "secret": null }),
     )
     .await;
-    sim.control(
-        Method::POST,
-        "/webhooks/ping",
-        json!({ "url": receiver.url }),
-    )
-    .await;
-    assert!(
-        !receiver.requests()[2]
-            .headers
-            .contains_key("x-hootsuite-signature")
-    );
+    sim.control(Method::POST, "/webhooks/ping", json!({ "url": receiver.url }))
+        .await;
+    assert!(!receiver.requests()[2].headers.contains_key("x-hootsuite-signature"));
 }
 
 #[tokio::test]
@@ -339,10 +292,12 @@ async fn organization_app_urls_get_their_organizations_events_only() {
     let mine = sim
         .schedule(&joe, json!({ "text": "org 1", "socialProfileIds": [DEFAULT_TWITTER_PROFILE_ID], "scheduledSendTime": in_minutes(30) }))
         .await;
-    sim.schedule(&pammy, json!({ "text": "org 2", "socialProfileIds": [SECOND_PROFILE_ID], "scheduledSendTime": in_minutes(30) }))
-        .await;
-    sim.control(Method::POST, "/webhooks/flush", Value::Null)
-        .await;
+    sim.schedule(
+        &pammy,
+        json!({ "text": "org 2", "socialProfileIds": [SECOND_PROFILE_ID], "scheduledSendTime": in_minutes(30) }),
+    )
+    .await;
+    sim.control(Method::POST, "/webhooks/flush", Value::Null).await;
 
     let posts = app_receiver.requests();
     let events: Vec<Value> = posts
@@ -352,22 +307,13 @@ async fn organization_app_urls_get_their_organizations_events_only() {
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(
         types,
-        [
-            "com.hootsuite.apps.event.v1",
-            "com.hootsuite.messages.event.v1"
-        ]
+        ["com.hootsuite.apps.event.v1", "com.hootsuite.messages.event.v1"]
     );
     assert_eq!(events[0]["data"]["state"], "INSTALLED");
     assert_eq!(events[0]["data"]["app"]["id"], app["id"]);
-    assert_eq!(
-        events[0]["data"]["organization"]["id"],
-        DEFAULT_ORGANIZATION_ID
-    );
+    assert_eq!(events[0]["data"]["organization"]["id"], DEFAULT_ORGANIZATION_ID);
     assert_eq!(events[1]["data"]["message"]["id"], mine[0]["id"]);
-    assert_eq!(
-        events[1]["data"]["organization"]["id"],
-        DEFAULT_ORGANIZATION_ID
-    );
+    assert_eq!(events[1]["data"]["organization"]["id"], DEFAULT_ORGANIZATION_ID);
     // The app's secret signs its deliveries.
     let mut mac = Hmac::<Sha256>::new_from_slice(&hex::decode(secret).unwrap()).unwrap();
     mac.update(&posts[0].body);
@@ -397,31 +343,20 @@ async fn organization_app_urls_get_their_organizations_events_only() {
         json!({ "state": "COMPLETED" }),
     )
     .await;
-    sim.control(Method::POST, "/webhooks/flush", Value::Null)
-        .await;
+    sim.control(Method::POST, "/webhooks/flush", Value::Null).await;
     let later: Vec<Value> = app_receiver.requests()[posts.len()..]
         .iter()
         .flat_map(|p| p.json().as_array().unwrap().clone())
         .collect();
-    let comment_states: Vec<&str> = later
-        .iter()
-        .map(|e| e["data"]["state"].as_str().unwrap())
-        .collect();
+    let comment_states: Vec<&str> = later.iter().map(|e| e["data"]["state"].as_str().unwrap()).collect();
     assert_eq!(comment_states, ["PENDING_APPROVAL", "COMPLETED"]);
     assert_eq!(later[0]["type"], "com.hootsuite.comments.event.v1");
     assert_eq!(later[0]["data"]["comment"]["id"], comment_id);
-    assert_eq!(
-        later[0]["data"]["organization"]["id"],
-        DEFAULT_ORGANIZATION_ID
-    );
+    assert_eq!(later[0]["data"]["organization"]["id"], DEFAULT_ORGANIZATION_ID);
 
     // Pinging the app's URL through its app.
     let ping = sim
-        .control(
-            Method::POST,
-            &format!("/apps/{client_id}/ping"),
-            Value::Null,
-        )
+        .control(Method::POST, &format!("/apps/{client_id}/ping"), Value::Null)
         .await;
     assert_eq!(ping["status"], 200);
     assert_eq!(ping["url"], app_receiver.url.as_str());
@@ -439,8 +374,11 @@ async fn member_authorization_subscribes_the_app_and_uninstall_revokes_tokens() 
     .await;
     let tokens = sim.login_as(DEFAULT_MEMBER_ID).await;
     let token = tokens["access_token"].as_str().unwrap();
-    sim.schedule(token, json!({ "text": "x", "socialProfileIds": [DEFAULT_TWITTER_PROFILE_ID], "scheduledSendTime": in_minutes(5) }))
-        .await;
+    sim.schedule(
+        token,
+        json!({ "text": "x", "socialProfileIds": [DEFAULT_TWITTER_PROFILE_ID], "scheduledSendTime": in_minutes(5) }),
+    )
+    .await;
 
     let uninstalled = sim
         .control(
@@ -459,15 +397,11 @@ async fn member_authorization_subscribes_the_app_and_uninstall_revokes_tokens() 
         .await;
     assert_eq!(refresh.body["error"], "invalid_grant");
     let member_app = sim
-        .token(&[
-            ("grant_type", "member_app"),
-            ("member_id", DEFAULT_MEMBER_ID),
-        ])
+        .token(&[("grant_type", "member_app"), ("member_id", DEFAULT_MEMBER_ID)])
         .await;
     assert_eq!(member_app.body["error"], "invalid_grant");
 
-    sim.control(Method::POST, "/webhooks/flush", Value::Null)
-        .await;
+    sim.control(Method::POST, "/webhooks/flush", Value::Null).await;
     let events: Vec<Value> = receiver
         .requests()
         .iter()
@@ -506,8 +440,7 @@ async fn slow_or_oversized_answers_count_as_failures() {
     for receiver in [&slow, &big, &fine] {
         message_reporting_to(&sim, &token, &receiver.url).await;
     }
-    sim.control(Method::POST, "/webhooks/flush", Value::Null)
-        .await;
+    sim.control(Method::POST, "/webhooks/flush", Value::Null).await;
     let deliveries = sim.get_control("/webhooks/deliveries").await;
     let outcome = |url: &str| {
         deliveries
@@ -518,12 +451,7 @@ async fn slow_or_oversized_answers_count_as_failures() {
             .map(|d| d["error"].clone())
             .unwrap()
     };
-    assert!(
-        outcome(&slow.url)
-            .as_str()
-            .unwrap()
-            .contains("no response within")
-    );
+    assert!(outcome(&slow.url).as_str().unwrap().contains("no response within"));
     assert!(outcome(&big.url).as_str().unwrap().contains("32 KB"));
     assert_eq!(outcome(&fine.url), Value::Null);
     let urls = sim.get_control("/webhooks/urls").await;

@@ -45,18 +45,14 @@ pub fn parse_authorization(header: &str) -> Result<Credentials, String> {
             .map(|(s, v)| (s, v.trim()))
             .ok_or_else(|| format!("{part:?} has no value; write it as `<Scheme> <secret>`"))?;
         if value.is_empty() || value.contains(char::is_whitespace) {
-            return Err(format!(
-                "the {scheme} value must be one word without spaces"
-            ));
+            return Err(format!("the {scheme} value must be one word without spaces"));
         }
         let slot = match scheme.to_ascii_lowercase().as_str() {
             "user" => &mut credentials.user,
             "organization" => &mut credentials.organization,
             "element" => &mut credentials.element,
             _ => {
-                return Err(format!(
-                    "unknown scheme {scheme:?}; use User, Organization and Element"
-                ));
+                return Err(format!("unknown scheme {scheme:?}; use User, Organization and Element"));
             }
         };
         if slot.replace(SecretString::from(value)).is_some() {
@@ -100,12 +96,11 @@ impl Caller {
     }
 
     /// Like [`Caller::instance`], but lets a disabled instance's token through (to re-enable it).
-    pub fn instance_even_disabled(
-        &self,
-        in_path: Option<InstanceId>,
-    ) -> Result<InstanceId, ApiError> {
+    pub fn instance_even_disabled(&self, in_path: Option<InstanceId>) -> Result<InstanceId, ApiError> {
         match (self.element, in_path) {
-            (Some(scope), Some(id)) if scope.instance != id => Err(ApiError::NotFound(format!("instance {id} not found"))),
+            (Some(scope), Some(id)) if scope.instance != id => {
+                Err(ApiError::NotFound(format!("instance {id} not found")))
+            }
             (Some(scope), _) => Ok(scope.instance),
             (None, Some(id)) => Ok(id),
             (None, None) => Err(ApiError::BadRequest(
@@ -136,17 +131,13 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-            ApiError::Unauthorized(format!("No Authorization header. Send {EXPECTED}."))
-        })?;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::Unauthorized(format!("No Authorization header. Send {EXPECTED}.")))?;
         let header = header.to_str().map_err(|_| {
-            ApiError::Unauthorized(format!(
-                "The Authorization header is not plain text. Send {EXPECTED}."
-            ))
+            ApiError::Unauthorized(format!("The Authorization header is not plain text. Send {EXPECTED}."))
         })?;
         let credentials = parse_authorization(header).map_err(|problem| {
             ApiError::Unauthorized(format!(
@@ -198,13 +189,11 @@ impl FromRequestParts<AppState> for Caller {
                     .await?
                     .ok_or_else(|| {
                         ApiError::Unauthorized(
-                            "Invalid credentials: no user with this secret in the organization with this secret.".into(),
+                            "Invalid credentials: no user with this secret in the organization with this secret."
+                                .into(),
                         )
                     })?;
-                Ok(Caller {
-                    user,
-                    element: None,
-                })
+                Ok(Caller { user, element: None })
             }
         }
     }

@@ -77,17 +77,10 @@ impl From<&Element> for ElementBody {
             hub: element.hub.clone(),
             description: element.description.clone(),
             active: true,
-            authentication: AuthenticationBody {
-                kind: "oauth2".into(),
-            },
+            authentication: AuthenticationBody { kind: "oauth2".into() },
             events: EventsBody {
                 supported: true,
-                methods: element
-                    .events
-                    .methods
-                    .iter()
-                    .map(|m| m.as_str().to_string())
-                    .collect(),
+                methods: element.events.methods.iter().map(|m| m.as_str().to_string()).collect(),
                 default_method: element.events.default_method.as_str().to_string(),
             },
             configuration: element
@@ -108,10 +101,7 @@ impl From<&Element> for ElementBody {
 }
 
 /// The element named by key or id, or a 404 that lists the known ones.
-pub fn find_element(
-    state: &AppState,
-    key_or_id: &str,
-) -> Result<std::sync::Arc<Element>, ApiError> {
+pub fn find_element(state: &AppState, key_or_id: &str) -> Result<std::sync::Arc<Element>, ApiError> {
     state.elements.find(key_or_id).cloned().ok_or_else(|| {
         let known: Vec<&str> = state.elements.all().map(|e| e.key.as_str()).collect();
         ApiError::NotFound(format!(
@@ -128,13 +118,7 @@ pub fn find_element(
         (status = 401, body = ErrorBody),
     ))]
 async fn list_elements(State(state): State<AppState>, _caller: Caller) -> Json<Vec<ElementBody>> {
-    Json(
-        state
-            .elements
-            .all()
-            .map(|e| ElementBody::from(e.as_ref()))
-            .collect(),
-    )
+    Json(state.elements.all().map(|e| ElementBody::from(e.as_ref())).collect())
 }
 
 /// Get one element by key (`hootsuite`) or id.
@@ -150,9 +134,7 @@ async fn get_element(
     _caller: Caller,
     Path(key_or_id): Path<String>,
 ) -> Result<Json<ElementBody>, ApiError> {
-    Ok(Json(ElementBody::from(
-        find_element(&state, &key_or_id)?.as_ref(),
-    )))
+    Ok(Json(ElementBody::from(find_element(&state, &key_or_id)?.as_ref())))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -198,17 +180,10 @@ async fn oauth_url(
     query: Result<Query<OAuthUrlQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<OAuthUrlBody>, ApiError> {
     let element = find_element(&state, &key_or_id)?;
-    let Query(query) = query
-        .map_err(|e| ApiError::BadRequest(format!("Invalid query string: {}", e.body_text())))?;
-    let client_id = query
-        .api_key
-        .filter(|k| !k.trim().is_empty())
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "apiKey is required: your app's client id at {}.",
-                element.name
-            ))
-        })?;
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(format!("Invalid query string: {}", e.body_text())))?;
+    let client_id = query.api_key.filter(|k| !k.trim().is_empty()).ok_or_else(|| {
+        ApiError::BadRequest(format!("apiKey is required: your app's client id at {}.", element.name))
+    })?;
     let callback = query.callback_url.unwrap_or_default();
     let callback = callback.trim();
     url::Url::parse(callback)
@@ -237,8 +212,7 @@ async fn oauth_url(
         .scope
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| element.oauth2().default_scope.clone());
-    let url =
-        ProviderClient::authorization_url(&element, &client_id, callback, &scope, &oauth_state);
+    let url = ProviderClient::authorization_url(&element, &client_id, callback, &scope, &oauth_state);
     Ok(Json(OAuthUrlBody {
         element: element.key.clone(),
         oauth_url: url.to_string(),

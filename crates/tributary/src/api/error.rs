@@ -25,9 +25,7 @@ tokio::task_local! {
 
 /// The current request's id, or `-` outside a request.
 pub fn request_id() -> String {
-    REQUEST_ID
-        .try_with(Clone::clone)
-        .unwrap_or_else(|_| "-".into())
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".into())
 }
 
 /// The body of every error response.
@@ -61,10 +59,7 @@ pub enum ApiError {
     PayloadTooLarge(String),
     /// The provider refused what the caller's input led us to ask.
     #[error("{message}")]
-    ProviderRejected {
-        message: String,
-        provider_message: String,
-    },
+    ProviderRejected { message: String, provider_message: String },
     /// The provider could not be reached or failed.
     #[error("{message}")]
     BadGateway {
@@ -181,9 +176,7 @@ impl From<OAuthError> for ApiError {
                 reason,
                 provider_message,
             } => ApiError::BadGateway {
-                message: format!(
-                    "{provider} could not be reached or failed: {reason}. Nothing was stored; try again."
-                ),
+                message: format!("{provider} could not be reached or failed: {reason}. Nothing was stored; try again."),
                 provider_message,
             },
         }
@@ -202,9 +195,7 @@ impl From<InstanceError> for ApiError {
             | InstanceError::MissingCode { .. } => ApiError::BadRequest(error.to_string()),
             InstanceError::Provider(e) => e.into(),
             InstanceError::Store(e) => e.into(),
-            InstanceError::Crypto(_) | InstanceError::UnknownElement(..) => {
-                ApiError::internal(error)
-            }
+            InstanceError::Crypto(_) | InstanceError::UnknownElement(..) => ApiError::internal(error),
         }
     }
 }

@@ -32,30 +32,20 @@ where
                 content_type.map_or_else(|| "no Content-Type".into(), |c| format!("{c:?}"))
             )));
         }
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(body_error)?;
+        let body = Bytes::from_request(request, state).await.map_err(body_error)?;
         parse_json(&body).map(ApiJson)
     }
 }
 
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 fn body_error(rejection: BytesRejection) -> ApiError {
     let message = rejection.body_text();
     if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge(format!(
-            "Request body too large: {message}. Send a smaller body."
-        ))
+        ApiError::PayloadTooLarge(format!("Request body too large: {message}. Send a smaller body."))
     } else {
         ApiError::BadRequest(format!("Could not read the request body: {message}"))
     }
@@ -110,13 +100,7 @@ where
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| ApiPath(value))
-            .map_err(|_| {
-                ApiError::BadRequest(format!(
-                    "The path {} needs a valid {}.",
-                    parts.uri.path(),
-                    T::WHAT
-                ))
-            })
+            .map_err(|_| ApiError::BadRequest(format!("The path {} needs a valid {}.", parts.uri.path(), T::WHAT)))
     }
 }
 
@@ -149,9 +133,7 @@ mod tests {
     fn type_errors_name_the_field() {
         let m = message(r#"{"name": "x", "tags": [1]}"#);
         assert!(
-            m.starts_with(
-                "Invalid request body: tags[0]: invalid type: integer `1`, expected a string"
-            ),
+            m.starts_with("Invalid request body: tags[0]: invalid type: integer `1`, expected a string"),
             "{m}"
         );
     }
@@ -182,12 +164,7 @@ mod tests {
         ] {
             assert!(is_json(ok), "{ok}");
         }
-        for bad in [
-            "text/plain",
-            "application/x-www-form-urlencoded",
-            "",
-            "json",
-        ] {
+        for bad in ["text/plain", "application/x-www-form-urlencoded", "", "json"] {
             assert!(!is_json(bad), "{bad}");
         }
     }

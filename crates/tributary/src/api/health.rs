@@ -9,9 +9,7 @@ use super::error::{ApiError, ErrorBody};
 use crate::app::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(health))
-        .routes(routes!(ready))
+    OpenApiRouter::new().routes(routes!(health)).routes(routes!(ready))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -30,7 +30,7 @@ use crate::{
     ids::{ConfigEntryId, InstanceId},
     instances::{
         InstanceName, InstanceUpdate, NewInstanceRequest, Tags, config_entry,
-        configuration::{CALLBACK_URL, ConfigInput, EVENTS_ENABLED, MASK, Mode},
+        configuration::{CALLBACK_URL, ConfigInput, EVENTS_ENABLED, MASK, Mode, plain_value},
     },
     store::{InstanceRecord, StoredValue},
 };
@@ -44,12 +44,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             put_own_instance
         ))
         .routes(routes!(create_element_instance))
-        .routes(routes!(
-            get_instance,
-            patch_instance,
-            put_instance,
-            delete_instance
-        ))
+        .routes(routes!(get_instance, patch_instance, put_instance, delete_instance))
         .routes(routes!(get_configuration))
         .routes(routes!(get_own_configuration))
         .routes(routes!(get_config_entry, patch_config_entry))
@@ -76,6 +71,8 @@ const READ_ONLY: &[&str] = &[
     "providerAccount",
     "tokenExpiresDate",
     "tokenRefreshedDate",
+    "subscriptionActive",
+    "subscriptionNote",
     "externalAuthentication",
     "provisionInteractions",
     "maxCacheSize",
@@ -133,17 +130,16 @@ impl InstanceInput {
 
     fn element_key(&self) -> Option<String> {
         let element = self.element.as_ref()?;
-        element
-            .key
-            .clone()
-            .or_else(|| element.id.map(|id| id.to_string()))
+        element.key.clone().or_else(|| element.id.map(|id| id.to_string()))
     }
 
     fn code(&self) -> Result<Option<String>, ApiError> {
         match self.provider_data.as_ref().and_then(|p| p.code.clone()) {
-            Some(code) if code.trim().is_empty() || code.len() > 4096 || code.chars().any(char::is_control) => Err(
-                ApiError::BadRequest("providerData.code must be the authorization code exactly as the provider sent it.".into()),
-            ),
+            Some(code) if code.trim().is_empty() || code.len() > 4096 || code.chars().any(char::is_control) => {
+                Err(ApiError::BadRequest(
+                    "providerData.code must be the authorization code exactly as the provider sent it.".into(),
+                ))
+            }
             other => Ok(other),
         }
     }
@@ -171,12 +167,7 @@ impl InstanceInput {
     }
 
     /// Checks an update against the instance's element.
-    fn into_update(
-        self,
-        element: &Element,
-        mode: Mode,
-        reauthenticate: bool,
-    ) -> Result<InstanceUpdate, ApiError> {
+    fn into_update(self, element: &Element, mode: Mode, reauthenticate: bool) -> Result<InstanceUpdate, ApiError> {
         self.check_fields()?;
         if let Some(key) = self.element_key()
             && key != element.key
@@ -238,6 +229,15 @@ pub struct InstanceBody {
     provider_account: Option<Value>,
     token_expires_date: Option<String>,
     token_refreshed_date: Option<String>,
+    /// Whether notifications are being sent; off after retries ran out or a 410 Gone, until
+    /// reactivated (`PUT /instances/{id}/events/subscription`).
+    subscription_active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscription_note: Option<String>,
+    /// The Standard Webhooks secret (`whsec_…`) that signs notifications. Shown once, when
+    /// the instance is created; rotate it with `POST /instances/{id}/events/secret`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notification_signing_secret: Option<String>,
     external_authentication: &'static str,
 }
 
@@ -283,19 +283,8 @@ pub struct ConfigEntryInput {
     key: Option<String>,
 }
 
-fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
+pub fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn plain<'a>(instance: &'a InstanceRecord, key: &str) -> Option<&'a str> {
-    instance
-        .config
-        .iter()
-        .find(|e| e.key == key)
-        .and_then(|e| match &e.value {
-            Some(StoredValue::Plain(text)) => Some(text.as_str()),
-            _ => None,
-        })
 }
 
 fn shown(value: &Option<StoredValue>) -> Option<String> {
@@ -324,8 +313,8 @@ fn view(state: &AppState, instance: &InstanceRecord) -> Result<InstanceBody, Api
         valid: instance.valid,
         invalid_reason: instance.invalid_reason.clone(),
         disabled: instance.disabled,
-        events_enabled: plain(instance, EVENTS_ENABLED) == Some("true"),
-        events_notification_callback_url: plain(instance, CALLBACK_URL).map(str::to_owned),
+        events_enabled: plain_value(&instance.config, EVENTS_ENABLED) == Some("true"),
+        events_notification_callback_url: plain_value(&instance.config, CALLBACK_URL).map(str::to_owned),
         events_webhook_url: format!(
             "{}/elements/api-v2/events/{}/{}",
             state.public_url,
@@ -345,20 +334,17 @@ fn view(state: &AppState, instance: &InstanceRecord) -> Result<InstanceBody, Api
             first_name: instance.user.first_name.clone(),
             last_name: instance.user.last_name.clone(),
         },
-        provider_account: instance
-            .identity
-            .as_deref()
-            .and_then(|i| serde_json::from_str(i).ok()),
+        provider_account: instance.identity.as_deref().and_then(|i| serde_json::from_str(i).ok()),
         token_expires_date: instance.token_expires_at.map(iso),
         token_refreshed_date: instance.token_refreshed_at.map(iso),
+        subscription_active: instance.subscription_active,
+        subscription_note: instance.subscription_note.clone(),
+        notification_signing_secret: None,
         external_authentication: "none",
     })
 }
 
-fn config_view(
-    state: &AppState,
-    instance: &InstanceRecord,
-) -> Result<Vec<ConfigEntryBody>, ApiError> {
+fn config_view(state: &AppState, instance: &InstanceRecord) -> Result<Vec<ConfigEntryBody>, ApiError> {
     let element = state.instances.element_of(instance)?;
     Ok(instance
         .config
@@ -369,9 +355,7 @@ fn config_view(
                 id: entry.id.get(),
                 key: entry.key.clone(),
                 name: spec.map_or_else(|| entry.key.clone(), |s| s.name.clone()),
-                kind: spec
-                    .map_or("TEXTFIELD_1000", |s| s.kind.ce_name())
-                    .to_string(),
+                kind: spec.map_or("TEXTFIELD_1000", |s| s.kind.ce_name()).to_string(),
                 property_value: shown(&entry.value),
                 required: spec.is_some_and(|s| s.required),
                 secret: spec.is_some_and(|s| s.is_secret()),
@@ -395,16 +379,18 @@ async fn create(
     })?;
     let element = find_element(state, &key)?;
     let request = NewInstanceRequest {
-        name: input.name()?.ok_or_else(|| {
-            ApiError::BadRequest("name is required: a name for the new instance.".into())
-        })?,
+        name: input
+            .name()?
+            .ok_or_else(|| ApiError::BadRequest("name is required: a name for the new instance.".into()))?,
         tags: input.tags()?.unwrap_or_default(),
         config: input.config(&element)?,
         code: input.code()?,
         element,
     };
     let created = state.instances.create(&caller.user, request).await?;
-    Ok(Json(view(state, &created.instance)?))
+    let mut body = view(state, &created.instance)?;
+    body.notification_signing_secret = Some(created.signing_secret.expose_secret().to_string());
+    Ok(Json(body))
 }
 
 /// Create an instance: exchange the authorization code and store the tokens.
@@ -493,10 +479,7 @@ async fn get_instance(
     ApiPath(id): ApiPath<InstanceId>,
 ) -> Result<Json<InstanceBody>, ApiError> {
     let id = caller.instance(Some(id))?;
-    Ok(Json(view(
-        &state,
-        &state.instances.get(caller.org(), id).await?,
-    )?))
+    Ok(Json(view(&state, &state.instances.get(caller.org(), id).await?)?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -523,9 +506,7 @@ async fn update(
     Ok(Json(view(state, &updated)?))
 }
 
-fn reauth_flag(
-    query: Result<Query<UpdateQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<bool, ApiError> {
+fn reauth_flag(query: Result<Query<UpdateQuery>, axum::extract::rejection::QueryRejection>) -> Result<bool, ApiError> {
     let Query(query) = query.map_err(|e| {
         ApiError::BadRequest(format!(
             "Invalid query string ({}); reAuthenticate takes true or false.",
@@ -576,15 +557,7 @@ async fn put_instance(
     query: Result<Query<UpdateQuery>, axum::extract::rejection::QueryRejection>,
     ApiJson(input): ApiJson<InstanceInput>,
 ) -> Result<Json<InstanceBody>, ApiError> {
-    update(
-        &state,
-        &caller,
-        Some(id),
-        input,
-        Mode::Replace,
-        reauth_flag(query)?,
-    )
-    .await
+    update(&state, &caller, Some(id), input, Mode::Replace, reauth_flag(query)?).await
 }
 
 /// Replace the instance of the element token.
@@ -597,15 +570,7 @@ async fn put_own_instance(
     query: Result<Query<UpdateQuery>, axum::extract::rejection::QueryRejection>,
     ApiJson(input): ApiJson<InstanceInput>,
 ) -> Result<Json<InstanceBody>, ApiError> {
-    update(
-        &state,
-        &caller,
-        None,
-        input,
-        Mode::Replace,
-        reauth_flag(query)?,
-    )
-    .await
+    update(&state, &caller, None, input, Mode::Replace, reauth_flag(query)?).await
 }
 
 #[derive(Serialize, ToSchema)]
@@ -636,10 +601,7 @@ async fn configuration(
     in_path: Option<InstanceId>,
 ) -> Result<Json<Vec<ConfigEntryBody>>, ApiError> {
     let id = caller.instance(in_path)?;
-    Ok(Json(config_view(
-        state,
-        &state.instances.get(caller.org(), id).await?,
-    )?))
+    Ok(Json(config_view(state, &state.instances.get(caller.org(), id).await?)?))
 }
 
 /// List an instance's configuration entries.
@@ -705,11 +667,7 @@ async fn entry(
         .into_iter()
         .find(|e| e.id == entry_id.get())
         .map(Json)
-        .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "configuration entry {entry_id} not found on instance {id}"
-            ))
-        })
+        .ok_or_else(|| ApiError::NotFound(format!("configuration entry {entry_id} not found on instance {id}")))
 }
 
 /// Get one configuration entry.
@@ -770,10 +728,7 @@ async fn set_enabled(
     enabled: bool,
 ) -> Result<Json<InstanceBody>, ApiError> {
     let id = caller.instance_even_disabled(in_path)?;
-    let instance = state
-        .instances
-        .set_enabled(caller.org(), id, enabled)
-        .await?;
+    let instance = state.instances.set_enabled(caller.org(), id, enabled).await?;
     Ok(Json(view(state, &instance)?))
 }
 
@@ -803,19 +758,13 @@ async fn disable_instance(
 /// Enable the element token's instance.
 #[utoipa::path(put, path = "/instances/enabled", tag = "instances",
     responses((status = 200, body = InstanceBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-async fn enable_own_instance(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<InstanceBody>, ApiError> {
+async fn enable_own_instance(State(state): State<AppState>, caller: Caller) -> Result<Json<InstanceBody>, ApiError> {
     set_enabled(&state, &caller, None, true).await
 }
 
 /// Disable the element token's instance.
 #[utoipa::path(delete, path = "/instances/enabled", tag = "instances",
     responses((status = 200, body = InstanceBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-async fn disable_own_instance(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<InstanceBody>, ApiError> {
+async fn disable_own_instance(State(state): State<AppState>, caller: Caller) -> Result<Json<InstanceBody>, ApiError> {
     set_enabled(&state, &caller, None, false).await
 }

@@ -2,12 +2,15 @@
 //! resource, each owning its router; plus operations endpoints and the OpenAPI document,
 //! which is generated from the handlers' annotations so it cannot drift from the routes.
 
+pub mod accounts;
 pub mod auth;
 pub mod elements;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod instances;
+pub mod metrics;
 
 use axum::{
     Router,
@@ -17,10 +20,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use tower_http::{
-    catch_panic::CatchPanicLayer, sensitive_headers::SetSensitiveRequestHeadersLayer,
-    trace::TraceLayer,
-};
+use tower_http::{catch_panic::CatchPanicLayer, sensitive_headers::SetSensitiveRequestHeadersLayer, trace::TraceLayer};
 use utoipa::{
     Modify, OpenApi,
     openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
@@ -49,6 +49,8 @@ const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
         (name = "elements", description = "Providers the hub connects to"),
         (name = "instances", description = "Authenticated connections to provider accounts"),
         (name = "configuration", description = "Instance configuration entries"),
+        (name = "events", description = "Provider events: the receiver, the event log, replay and delivery"),
+        (name = "accounts", description = "Organization settings"),
         (name = "operations", description = "Health and readiness"),
     )
 )]
@@ -71,19 +73,23 @@ impl Modify for Security {
 }
 
 /// The API routes and their OpenAPI description.
-fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+fn routes(max_event_body: usize) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let api = OpenApiRouter::new()
         .merge(elements::router())
-        .merge(instances::router());
+        .merge(instances::router())
+        .merge(events::router())
+        .merge(accounts::router())
+        .merge(crate::pipeline::sources::webhook::router(max_event_body));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(BASE_PATH, api)
         .merge(health::router())
+        .merge(metrics::router())
         .split_for_parts()
 }
 
 /// The OpenAPI document of the whole HTTP API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    with_document_path(routes().1)
+    with_document_path(routes(crate::config::EventsConfig::default().max_body_bytes).1)
 }
 
 /// Adds the document's own route, which is served outside the annotated routers.
@@ -107,7 +113,7 @@ fn with_document_path(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi:
 
 /// The complete HTTP application.
 pub fn app(state: AppState) -> Router {
-    let (router, openapi) = routes();
+    let (router, openapi) = routes(state.config.events.max_body_bytes);
     let document = with_document_path(openapi)
         .to_json()
         .expect("the OpenAPI document serializes");
@@ -120,7 +126,9 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal("handler panicked").into_response()
+        }))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let id = request
                 .headers()
@@ -129,7 +137,10 @@ pub fn app(state: AppState) -> Router {
                 .unwrap_or("-");
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
-        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
         .layer(middleware::from_fn(request_id))
         .with_state(state)
 }
@@ -141,14 +152,10 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         .headers()
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+        .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .map_or_else(|| hex::encode(rand::random::<[u8; 12]>()), str::to_owned);
     let value = HeaderValue::from_str(&id).expect("request ids are ASCII alphanumerics");
-    request
-        .headers_mut()
-        .insert(REQUEST_ID_HEADER, value.clone());
+    request.headers_mut().insert(REQUEST_ID_HEADER, value.clone());
     let mut response = REQUEST_ID.scope(id, next.run(request)).await;
     response.headers_mut().insert(REQUEST_ID_HEADER, value);
     response

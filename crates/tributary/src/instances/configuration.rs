@@ -61,17 +61,14 @@ impl ConfigInput {
     pub fn parse(element: &Element, input: &Map<String, Value>) -> Result<Self, ConfigError> {
         let mut parsed = BTreeMap::new();
         for (key, value) in input {
-            let spec = element
-                .config_key(key)
-                .ok_or_else(|| ConfigError::Unknown {
-                    key: key.clone(),
-                    hint: suggestion(element, key),
-                })?;
-            let change =
-                parse_value(element, spec, value).map_err(|reason| ConfigError::Invalid {
-                    key: key.clone(),
-                    reason,
-                })?;
+            let spec = element.config_key(key).ok_or_else(|| ConfigError::Unknown {
+                key: key.clone(),
+                hint: suggestion(element, key),
+            })?;
+            let change = parse_value(element, spec, value).map_err(|reason| ConfigError::Invalid {
+                key: key.clone(),
+                reason,
+            })?;
             parsed.insert(key.clone(), change);
         }
         Ok(Self(parsed))
@@ -131,9 +128,7 @@ pub fn plan(
                 None if input.0.contains_key(&spec.key) => {
                     return Err(ConfigError::Invalid {
                         key: spec.key.clone(),
-                        reason: format!(
-                            "{MASK:?} is the mask shown for secrets; send the real value"
-                        ),
+                        reason: format!("{MASK:?} is the mask shown for secrets; send the real value"),
                     });
                 }
                 None => None,
@@ -168,17 +163,21 @@ pub fn plan(
     if !missing.is_empty() {
         return Err(ConfigError::Missing(missing));
     }
-    if plain.get(EVENTS_ENABLED).map(String::as_str) == Some("true")
-        && !plain.contains_key(CALLBACK_URL)
-    {
+    if plain.get(EVENTS_ENABLED).map(String::as_str) == Some("true") && !plain.contains_key(CALLBACK_URL) {
         return Err(ConfigError::Invalid {
             key: CALLBACK_URL.into(),
-            reason: format!(
-                "required when {EVENTS_ENABLED} is true: the URL that receives your events"
-            ),
+            reason: format!("required when {EVENTS_ENABLED} is true: the URL that receives your events"),
         });
     }
     Ok(Plan { entries, plain })
+}
+
+/// The clear value under `key`, if it is set and not secret.
+pub fn plain_value<'a>(entries: &'a [ConfigEntry], key: &str) -> Option<&'a str> {
+    entries.iter().find(|e| e.key == key).and_then(|e| match &e.value {
+        Some(StoredValue::Plain(text)) => Some(text.as_str()),
+        _ => None,
+    })
 }
 
 fn parse_value(element: &Element, spec: &ConfigKeySpec, value: &Value) -> Result<Change, String> {
@@ -197,8 +196,13 @@ fn parse_value(element: &Element, spec: &ConfigKeySpec, value: &Value) -> Result
             Value::Bool(b) => b.to_string(),
             _ => return Err(expected("a string")),
         },
-        ConfigKind::Password => {
-            bounded_line(text.ok_or_else(|| expected("a string"))?, MAX_SECRET)?
+        ConfigKind::Password => bounded_line(text.ok_or_else(|| expected("a string"))?, MAX_SECRET)?,
+        ConfigKind::HexSecret => {
+            let hex_text = text.ok_or_else(|| expected("a hexadecimal string"))?.trim();
+            if hex_text.len() > MAX_SECRET || hex::decode(hex_text).is_err() {
+                return Err("expected an even number of hexadecimal digits (0-9, a-f)".into());
+            }
+            hex_text.to_ascii_lowercase()
         }
         ConfigKind::Url => parse_url(text.ok_or_else(|| expected("an http(s) URL string"))?)?,
         ConfigKind::Boolean => match (value, text.map(str::to_ascii_lowercase).as_deref()) {
@@ -226,11 +230,7 @@ fn parse_value(element: &Element, spec: &ConfigKeySpec, value: &Value) -> Result
                 _ => return Err(format!("expected webhook or polling, got {word:?}")),
             };
             if !element.supports(method) {
-                return Err(format!(
-                    "{} does not support {} events",
-                    element.name,
-                    method.as_str()
-                ));
+                return Err(format!("{} does not support {} events", element.name, method.as_str()));
             }
             method.as_str().to_string()
         }
@@ -274,9 +274,7 @@ fn parse_url(text: &str) -> Result<String, String> {
     let text = text.trim();
     let url = Url::parse(text).map_err(|e| format!("not an absolute URL ({e}): {text:?}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(format!(
-            "expected an http:// or https:// URL with a host, got {text:?}"
-        ));
+        return Err(format!("expected an http:// or https:// URL with a host, got {text:?}"));
     }
     bounded_line(text, MAX_URL)
 }
@@ -285,9 +283,7 @@ fn parse_url(text: &str) -> Result<String, String> {
 fn canonical_json(value: &Value, text: Option<&str>) -> Result<Value, String> {
     let parsed = match (value, text) {
         (Value::Object(_), _) => value.clone(),
-        (_, Some(text)) => {
-            serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?
-        }
+        (_, Some(text)) => serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?,
         _ => return Err(format!("expected a JSON object, got {}", describe(value))),
     };
     if !parsed.is_object() {
@@ -327,13 +323,10 @@ fn parse_headers(value: Value) -> Result<String, String> {
         let parsed_name = axum::http::HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("{name:?} is not a valid HTTP header name"))?;
         if RESERVED.contains(&parsed_name.as_str()) {
-            return Err(format!(
-                "header {name} is set by the hub and cannot be overridden"
-            ));
+            return Err(format!("header {name} is set by the hub and cannot be overridden"));
         }
-        axum::http::HeaderValue::from_str(text).map_err(|_| {
-            format!("header {name}: the value contains characters not allowed in HTTP headers")
-        })?;
+        axum::http::HeaderValue::from_str(text)
+            .map_err(|_| format!("header {name}: the value contains characters not allowed in HTTP headers"))?;
     }
     Ok(value.to_string())
 }
@@ -415,14 +408,8 @@ mod tests {
             "oauth.callback.url": "https://example.com",
         }))
         .unwrap();
-        assert_eq!(
-            parsed.0["event.notification.enabled"],
-            Change::Set("true".into())
-        );
-        assert_eq!(
-            parsed.0["event.poller.refresh_interval"],
-            Change::Set("5".into())
-        );
+        assert_eq!(parsed.0["event.notification.enabled"], Change::Set("true".into()));
+        assert_eq!(parsed.0["event.poller.refresh_interval"], Change::Set("5".into()));
         assert_eq!(parsed.0["event.vendor.type"], Change::Set("webhook".into()));
         assert_eq!(
             parsed.0["event.notification.callback.headers"],
@@ -449,22 +436,11 @@ mod tests {
                 json!({"event.notification.callback.url": "/relative"}),
                 "not an absolute URL",
             ),
-            (
-                json!({"event.poller.refresh_interval": -1}),
-                "expected a whole number",
-            ),
-            (
-                json!({"event.vendor.type": "push"}),
-                "expected webhook or polling",
-            ),
-            (
-                json!({"oauth.api.key": "a\r\nX-Evil: 1"}),
-                "control characters",
-            ),
-            (
-                json!({"oauth.api.key": ["a"]}),
-                "expected a string, got an array",
-            ),
+            (json!({"event.poller.refresh_interval": -1}), "expected a whole number"),
+            (json!({"event.vendor.type": "push"}), "expected webhook or polling"),
+            (json!({"oauth.api.key": "a\r\nX-Evil: 1"}), "control characters"),
+            (json!({"oauth.api.key": ["a"]}), "expected a string, got an array"),
+            (json!({"hootsuite.webhook.secret": "xyz"}), "hexadecimal digits"),
             (
                 json!({"event.notification.callback.headers": {"Bad Name": "x"}}),
                 "not a valid HTTP header name",
@@ -481,18 +457,12 @@ mod tests {
                 json!({"event.notification.callback.headers": "[1]"}),
                 "expected a JSON object",
             ),
-            (
-                json!({"oauth.callback.url": "x".repeat(3000)}),
-                "at most 2048",
-            ),
+            (json!({"oauth.callback.url": "x".repeat(3000)}), "at most 2048"),
         ];
         for (value, expected) in cases {
             let err = input(value.clone()).unwrap_err().to_string();
             let key = value.as_object().unwrap().keys().next().unwrap().clone();
-            assert!(
-                err.contains(&key) && err.contains(expected),
-                "{value}: {err}"
-            );
+            assert!(err.contains(&key) && err.contains(expected), "{value}: {err}");
         }
     }
 
@@ -525,19 +495,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(plan.entries.len(), element.configuration.len());
-        let secret = plan
-            .entries
-            .iter()
-            .find(|e| e.key == "oauth.api.secret")
-            .unwrap();
+        let secret = plan.entries.iter().find(|e| e.key == "oauth.api.secret").unwrap();
         let Some(StoredValue::Sealed(sealed)) = &secret.value else {
             panic!("secret stored in clear: {secret:?}");
         };
         let opened = cipher
-            .open(
-                sealed,
-                &sealing::context(id, Field::Config("oauth.api.secret")),
-            )
+            .open(sealed, &sealing::context(id, Field::Config("oauth.api.secret")))
             .unwrap();
         assert_eq!(secrecy::ExposeSecret::expose_secret(&opened), "secret");
         assert_eq!(plan.plain["event.notification.enabled"], "true");
@@ -612,15 +575,7 @@ mod tests {
             "event.notification.callback.url": "https://mycoolapp.com/v2/events"
         }))
         .unwrap();
-        let merged = plan(
-            &element,
-            &cipher,
-            id,
-            &created.entries,
-            &change,
-            Mode::Merge,
-        )
-        .unwrap();
+        let merged = plan(&element, &cipher, id, &created.entries, &change, Mode::Merge).unwrap();
         assert_eq!(merged.entries.len(), 1, "{:?}", merged.entries);
         assert_eq!(merged.entries[0].key, "event.notification.callback.url");
         let original_id = created
@@ -629,10 +584,7 @@ mod tests {
             .find(|e| e.key == merged.entries[0].key)
             .unwrap()
             .id;
-        assert_eq!(
-            merged.entries[0].id, original_id,
-            "an updated entry keeps its id"
-        );
+        assert_eq!(merged.entries[0].id, original_id, "an updated entry keeps its id");
         let replaced = plan(
             &element,
             &cipher,

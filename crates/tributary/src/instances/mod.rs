@@ -22,9 +22,8 @@ use crate::{
     elements::{Element, Registry},
     ids::{ConfigEntryId, InstanceId, OrgId},
     oauth::{OAuthError, TokenManager},
-    store::{
-        self, ConfigEntry, InstanceChange, InstanceRecord, NewInstance, Store, StoreError, User,
-    },
+    pipeline::deliver::signing,
+    store::{self, ConfigEntry, InstanceChange, InstanceRecord, NewInstance, Store, StoreError, User},
 };
 
 const MAX_NAME: usize = 255;
@@ -74,9 +73,7 @@ impl InstanceName {
         let clean = clean_label(text).map_err(|e| format!("name: {e}"))?;
         match clean.chars().count() {
             0 => Err("name must not be empty".into()),
-            n if n > MAX_NAME => Err(format!(
-                "name: at most {MAX_NAME} characters allowed, got {n}"
-            )),
+            n if n > MAX_NAME => Err(format!("name: at most {MAX_NAME} characters allowed, got {n}")),
             _ => Ok(Self(clean)),
         }
     }
@@ -89,19 +86,14 @@ pub struct Tags(Vec<String>);
 impl Tags {
     pub fn parse(tags: &[String]) -> Result<Self, String> {
         if tags.len() > MAX_TAGS {
-            return Err(format!(
-                "tags: at most {MAX_TAGS} tags allowed, got {}",
-                tags.len()
-            ));
+            return Err(format!("tags: at most {MAX_TAGS} tags allowed, got {}", tags.len()));
         }
         let mut clean = Vec::with_capacity(tags.len());
         for tag in tags {
             let tag = clean_label(tag).map_err(|e| format!("tags: {e}"))?;
             let length = tag.chars().count();
             if length == 0 || length > MAX_TAG {
-                return Err(format!(
-                    "tags: each tag needs 1 to {MAX_TAG} characters, got {length}"
-                ));
+                return Err(format!("tags: each tag needs 1 to {MAX_TAG} characters, got {length}"));
             }
             if !clean.contains(&tag) {
                 clean.push(tag);
@@ -149,9 +141,10 @@ pub struct InstanceUpdate {
     pub reauthenticate: bool,
 }
 
-/// A created instance and its token, which the caller needs for instance-scoped calls.
+/// A created instance, and the secret that signs its notifications (shown only now).
 pub struct Created {
     pub instance: InstanceRecord,
+    pub signing_secret: SecretString,
 }
 
 pub struct Instances {
@@ -162,12 +155,7 @@ pub struct Instances {
 }
 
 impl Instances {
-    pub fn new(
-        store: Arc<dyn Store>,
-        cipher: Arc<Cipher>,
-        elements: Arc<Registry>,
-        tokens: Arc<TokenManager>,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Store>, cipher: Arc<Cipher>, elements: Arc<Registry>, tokens: Arc<TokenManager>) -> Self {
         Self {
             store,
             cipher,
@@ -177,30 +165,15 @@ impl Instances {
     }
 
     /// Exchanges the code, checks the token, and stores the instance for `owner`'s organization.
-    pub async fn create(
-        &self,
-        owner: &User,
-        request: NewInstanceRequest,
-    ) -> Result<Created, InstanceError> {
+    pub async fn create(&self, owner: &User, request: NewInstanceRequest) -> Result<Created, InstanceError> {
         let id = InstanceId::random();
         let element = &request.element;
-        let plan = configuration::plan(
-            element,
-            &self.cipher,
-            id,
-            &[],
-            &request.config,
-            Mode::Replace,
-        )?;
-        let code = request
-            .code
-            .as_deref()
-            .ok_or_else(|| missing_code(element))?;
-        let (response, identity) = self
-            .authorize(element, id, &plan.entries, &plan.plain, code)
-            .await?;
+        let plan = configuration::plan(element, &self.cipher, id, &[], &request.config, Mode::Replace)?;
+        let code = request.code.as_deref().ok_or_else(|| missing_code(element))?;
+        let (response, identity) = self.authorize(element, id, &plan.entries, &plan.plain, code).await?;
         let now = store::now();
         let token = generate_credential();
+        let signing_secret = signing::generate_secret();
         let instance = NewInstance {
             id,
             org: owner.org,
@@ -212,12 +185,14 @@ impl Instances {
             token_sealed: self.seal(id, Field::Token, &token),
             config: plan.entries,
             grant: self.tokens.grant(id, &response, Some(&identity), now),
+            signing_secret: self.seal(id, Field::SigningSecret, &signing_secret),
             created_at: now,
         };
         self.store.insert_instance(&instance).await?;
         tracing::info!(instance = %id, element = %element.key, org = %owner.org, "instance created");
         Ok(Created {
             instance: self.get(owner.org, id).await?,
+            signing_secret,
         })
     }
 
@@ -229,11 +204,7 @@ impl Instances {
     }
 
     /// The organization's instances carrying every one of `tags`.
-    pub async fn list(
-        &self,
-        org: OrgId,
-        tags: &Tags,
-    ) -> Result<Vec<InstanceRecord>, InstanceError> {
+    pub async fn list(&self, org: OrgId, tags: &Tags) -> Result<Vec<InstanceRecord>, InstanceError> {
         let mut instances = self.store.list_instances(org).await?;
         instances.retain(|i| tags.0.iter().all(|t| i.tags.contains(t)));
         Ok(instances)
@@ -248,14 +219,7 @@ impl Instances {
     ) -> Result<InstanceRecord, InstanceError> {
         let current = self.get(org, id).await?;
         let element = self.element_of(&current)?;
-        let plan = configuration::plan(
-            &element,
-            &self.cipher,
-            id,
-            &current.config,
-            &update.config,
-            update.mode,
-        )?;
+        let plan = configuration::plan(&element, &self.cipher, id, &current.config, &update.config, update.mode)?;
         let grant = match (&update.code, update.reauthenticate) {
             (None, false) => None,
             (None, true) => return Err(missing_code(&element)),
@@ -265,13 +229,8 @@ impl Instances {
                     merged.retain(|e| e.key != entry.key);
                     merged.push(entry.clone());
                 }
-                let (response, identity) = self
-                    .authorize(&element, id, &merged, &plan.plain, code)
-                    .await?;
-                Some(
-                    self.tokens
-                        .grant(id, &response, Some(&identity), store::now()),
-                )
+                let (response, identity) = self.authorize(&element, id, &merged, &plan.plain, code).await?;
+                Some(self.tokens.grant(id, &response, Some(&identity), store::now()))
             }
         };
         let reauthenticated = grant.is_some();
@@ -316,6 +275,29 @@ impl Instances {
         self.get(org, id).await
     }
 
+    /// Makes a new Standard Webhooks secret the one that signs; the previous ones keep
+    /// signing until `grace` has passed, so receivers can switch without losing events.
+    pub async fn rotate_signing_secret(
+        &self,
+        org: OrgId,
+        id: InstanceId,
+        grace: std::time::Duration,
+    ) -> Result<(SecretString, chrono::DateTime<chrono::Utc>), InstanceError> {
+        let secret = signing::generate_secret();
+        let now = store::now();
+        let retire_at = now + grace;
+        let sealed = self.seal(id, Field::SigningSecret, &secret);
+        if self
+            .store
+            .rotate_signing_secret(org, id, &sealed, now, retire_at)
+            .await?
+        {
+            Ok((secret, retire_at))
+        } else {
+            Err(InstanceError::NotFound(id))
+        }
+    }
+
     /// Disables (events and instance calls stop) or re-enables an instance; its
     /// configuration is kept either way.
     pub async fn set_enabled(
@@ -351,23 +333,13 @@ impl Instances {
 
     /// The instance token, for showing to its owner.
     pub fn token(&self, instance: &InstanceRecord) -> Result<SecretString, InstanceError> {
-        Ok(self.cipher.open(
-            &instance.token_sealed,
-            &sealing::context(instance.id, Field::Token),
-        )?)
+        Ok(self
+            .cipher
+            .open(&instance.token_sealed, &sealing::context(instance.id, Field::Token))?)
     }
 
-    async fn apply(
-        &self,
-        org: OrgId,
-        id: InstanceId,
-        change: &InstanceChange,
-    ) -> Result<(), InstanceError> {
-        if self
-            .store
-            .update_instance(org, id, change, store::now())
-            .await?
-        {
+    async fn apply(&self, org: OrgId, id: InstanceId, change: &InstanceChange) -> Result<(), InstanceError> {
+        if self.store.update_instance(org, id, change, store::now()).await? {
             Ok(())
         } else {
             Err(InstanceError::NotFound(id))
@@ -386,18 +358,10 @@ impl Instances {
         let redirect = plain
             .get(OAUTH_CALLBACK_URL)
             .ok_or_else(|| ConfigError::Missing(vec![OAUTH_CALLBACK_URL.into()]))?;
-        Ok(self
-            .tokens
-            .authorize(element, &credentials, code, redirect)
-            .await?)
+        Ok(self.tokens.authorize(element, &credentials, code, redirect).await?)
     }
 
-    fn seal(
-        &self,
-        id: InstanceId,
-        field: Field<'_>,
-        secret: &SecretString,
-    ) -> crate::crypto::Sealed {
+    fn seal(&self, id: InstanceId, field: Field<'_>, secret: &SecretString) -> crate::crypto::Sealed {
         self.cipher.seal(
             secrecy::ExposeSecret::expose_secret(secret),
             &sealing::context(id, field),
@@ -413,10 +377,7 @@ fn missing_code(element: &Element) -> InstanceError {
 }
 
 /// The entry `id` of an instance's configuration.
-pub fn config_entry(
-    instance: &InstanceRecord,
-    id: ConfigEntryId,
-) -> Result<&ConfigEntry, InstanceError> {
+pub fn config_entry(instance: &InstanceRecord, id: ConfigEntryId) -> Result<&ConfigEntry, InstanceError> {
     instance
         .config
         .iter()
@@ -430,25 +391,13 @@ mod tests {
 
     #[test]
     fn names_are_cleaned_and_bounded() {
+        assert_eq!(InstanceName::parse("  API Instance ").unwrap().0, "API Instance");
         assert_eq!(
-            InstanceName::parse("  API Instance ").unwrap().0,
-            "API Instance"
-        );
-        assert_eq!(
-            InstanceName::parse("<a href=\"x\">churros-xss</a>")
-                .unwrap()
-                .0,
+            InstanceName::parse("<a href=\"x\">churros-xss</a>").unwrap().0,
             "churros-xss"
         );
-        assert_eq!(
-            InstanceName::parse("<script>alert(1)</script>").unwrap().0,
-            "alert(1)"
-        );
-        assert!(
-            InstanceName::parse("   ")
-                .unwrap_err()
-                .contains("must not be empty")
-        );
+        assert_eq!(InstanceName::parse("<script>alert(1)</script>").unwrap().0, "alert(1)");
+        assert!(InstanceName::parse("   ").unwrap_err().contains("must not be empty"));
         assert!(InstanceName::parse("<b></b>").is_err());
         assert!(
             InstanceName::parse("a\r\nb")

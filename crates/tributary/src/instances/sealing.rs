@@ -21,6 +21,8 @@ pub enum Field<'a> {
     Token,
     AccessToken,
     RefreshToken,
+    /// A Standard Webhooks secret signing its notifications.
+    SigningSecret,
     /// A configuration value under this key.
     Config(&'a str),
 }
@@ -30,6 +32,7 @@ pub fn context(id: InstanceId, field: Field<'_>) -> String {
         Field::Token => format!("instance:{id}:token"),
         Field::AccessToken => format!("instance:{id}:access_token"),
         Field::RefreshToken => format!("instance:{id}:refresh_token"),
+        Field::SigningSecret => format!("instance:{id}:signing_secret"),
         Field::Config(key) => format!("instance:{id}:config:{key}"),
     }
 }
@@ -49,18 +52,12 @@ pub fn config_value(
     entries: &[ConfigEntry],
     key: &str,
 ) -> Result<Option<SecretString>, CryptoError> {
-    let Some(value) = entries
-        .iter()
-        .find(|e| e.key == key)
-        .and_then(|e| e.value.as_ref())
-    else {
+    let Some(value) = entries.iter().find(|e| e.key == key).and_then(|e| e.value.as_ref()) else {
         return Ok(None);
     };
     match value {
         StoredValue::Plain(text) => Ok(Some(SecretString::from(text.as_str()))),
-        StoredValue::Sealed(sealed) => cipher
-            .open(sealed, &context(id, Field::Config(key)))
-            .map(Some),
+        StoredValue::Sealed(sealed) => cipher.open(sealed, &context(id, Field::Config(key))).map(Some),
     }
 }
 
@@ -70,9 +67,8 @@ pub fn client_credentials(
     id: InstanceId,
     entries: &[ConfigEntry],
 ) -> Result<ClientCredentials, SecretError> {
-    let required = |key: &str| {
-        config_value(cipher, id, entries, key)?.ok_or_else(|| SecretError::Missing(key.to_string()))
-    };
+    let required =
+        |key: &str| config_value(cipher, id, entries, key)?.ok_or_else(|| SecretError::Missing(key.to_string()));
     Ok(ClientCredentials {
         client_id: required(CLIENT_ID_KEY)?,
         client_secret: required(CLIENT_SECRET_KEY)?,

@@ -42,12 +42,8 @@ pub enum OAuthError {
 impl OAuthError {
     pub fn provider_message(&self) -> Option<&str> {
         match self {
-            OAuthError::Rejected {
-                provider_message, ..
-            } => Some(provider_message),
-            OAuthError::Unavailable {
-                provider_message, ..
-            } => provider_message.as_deref(),
+            OAuthError::Rejected { provider_message, .. } => Some(provider_message),
+            OAuthError::Unavailable { provider_message, .. } => provider_message.as_deref(),
         }
     }
 }
@@ -107,13 +103,7 @@ impl ProviderClient {
     }
 
     /// The provider's authorization URL for the consent step.
-    pub fn authorization_url(
-        element: &Element,
-        client_id: &str,
-        redirect_uri: &str,
-        scope: &str,
-        state: &str,
-    ) -> Url {
+    pub fn authorization_url(element: &Element, client_id: &str, redirect_uri: &str, scope: &str, state: &str) -> Url {
         let mut url = element.oauth2().authorization_url.clone();
         url.query_pairs_mut()
             .append_pair("response_type", "code")
@@ -194,11 +184,7 @@ impl ProviderClient {
     }
 
     /// Calls the element's identity endpoint with a fresh access token.
-    pub async fn identity(
-        &self,
-        element: &Element,
-        access_token: &SecretString,
-    ) -> Result<Identity, OAuthError> {
+    pub async fn identity(&self, element: &Element, access_token: &SecretString) -> Result<Identity, OAuthError> {
         let url = element
             .api
             .base_url
@@ -216,12 +202,7 @@ impl ProviderClient {
             provider_message: Some(quote(&body)),
         };
         let json: Value = serde_json::from_slice(&body).map_err(|_| unexpected("JSON"))?;
-        let text_at = |pointer: &Option<String>| {
-            pointer
-                .as_deref()
-                .and_then(|p| json.pointer(p))
-                .and_then(scalar_text)
-        };
+        let text_at = |pointer: &Option<String>| pointer.as_deref().and_then(|p| json.pointer(p)).and_then(scalar_text);
         let id = json
             .pointer(&element.api.identity_id_pointer)
             .and_then(scalar_text)
@@ -233,11 +214,7 @@ impl ProviderClient {
         })
     }
 
-    async fn send(
-        &self,
-        element: &Element,
-        request: reqwest::RequestBuilder,
-    ) -> Result<Vec<u8>, OAuthError> {
+    async fn send(&self, element: &Element, request: reqwest::RequestBuilder) -> Result<Vec<u8>, OAuthError> {
         let provider = element.name.clone();
         let response = request.send().await.map_err(|e| OAuthError::Unavailable {
             provider: provider.clone(),
@@ -245,22 +222,16 @@ impl ProviderClient {
             provider_message: None,
         })?;
         let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| OAuthError::Unavailable {
-                provider: provider.clone(),
-                reason: describe_transport_error(&e),
-                provider_message: None,
-            })?;
+        let body = response.bytes().await.map_err(|e| OAuthError::Unavailable {
+            provider: provider.clone(),
+            reason: describe_transport_error(&e),
+            provider_message: None,
+        })?;
         if status.is_success() {
             return Ok(body.to_vec());
         }
         let message = provider_message(&body);
-        if status.is_server_error()
-            || status == StatusCode::TOO_MANY_REQUESTS
-            || status.is_redirection()
-        {
+        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || status.is_redirection() {
             Err(OAuthError::Unavailable {
                 provider,
                 reason: format!("HTTP {status}"),
@@ -299,11 +270,7 @@ fn provider_message(body: &[u8]) -> String {
     if let Some(error) = json.get("error").and_then(Value::as_str) {
         let mut message = error.to_string();
         for field in ["error_description", "error_hint"] {
-            if let Some(text) = json
-                .get(field)
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-            {
+            if let Some(text) = json.get(field).and_then(Value::as_str).filter(|t| !t.is_empty()) {
                 message.push_str(": ");
                 message.push_str(text);
             }

@@ -119,10 +119,8 @@ impl TokenManager {
                 &sealing::context(id, Field::AccessToken),
             ),
             refresh_token: response.refresh_token.as_ref().map(|t| {
-                self.cipher.seal(
-                    t.expose_secret(),
-                    &sealing::context(id, Field::RefreshToken),
-                )
+                self.cipher
+                    .seal(t.expose_secret(), &sealing::context(id, Field::RefreshToken))
             }),
             expires_at,
             refresh_due_at,
@@ -154,11 +152,7 @@ impl TokenManager {
     pub async fn refresh(&self, id: InstanceId) -> Result<RefreshOutcome, TokenError> {
         let now = Utc::now();
         let lease_until = now + self.config.refresh_lease();
-        let Some(claim) = self
-            .store
-            .claim_refresh(id, &self.node, now, lease_until)
-            .await?
-        else {
+        let Some(claim) = self.store.claim_refresh(id, &self.node, now, lease_until).await? else {
             return Ok(RefreshOutcome::InProgress);
         };
         let element = self
@@ -174,27 +168,19 @@ impl TokenManager {
             .cipher
             .open(refresh_token, &sealing::context(id, Field::RefreshToken))?;
         let credentials = sealing::client_credentials(&self.cipher, id, &claim.config)?;
-        match self
-            .client
-            .refresh(element, &credentials, &refresh_token)
-            .await
-        {
+        match self.client.refresh(element, &credentials, &refresh_token).await {
             Ok(response) => {
                 self.store_rotated(id, element, &response).await?;
                 tracing::info!(instance = %id, "access token refreshed");
                 Ok(RefreshOutcome::Refreshed)
             }
-            Err(OAuthError::Rejected {
-                provider_message, ..
-            }) => {
+            Err(OAuthError::Rejected { provider_message, .. }) => {
                 let reason = format!(
                     "{} refused the refresh token ({provider_message}); re-authenticate the instance",
                     element.name
                 );
                 tracing::warn!(instance = %id, %reason, "instance marked invalid");
-                self.store
-                    .fail_refresh(id, &self.node, &reason, Utc::now())
-                    .await?;
+                self.store.fail_refresh(id, &self.node, &reason, Utc::now()).await?;
                 Ok(RefreshOutcome::Invalidated(reason))
             }
             Err(error @ OAuthError::Unavailable { .. }) => {
@@ -215,11 +201,7 @@ impl TokenManager {
         let mut attempt = 1;
         loop {
             let grant = self.grant(id, response, None, Utc::now());
-            match self
-                .store
-                .complete_refresh(id, &self.node, &grant, Utc::now())
-                .await
-            {
+            match self.store.complete_refresh(id, &self.node, &grant, Utc::now()).await {
                 Ok(()) => return Ok(()),
                 Err(error) if attempt < STORE_ATTEMPTS => {
                     tracing::warn!(instance = %id, element = %element.key, %error, attempt, "storing rotated tokens failed; retrying");
@@ -234,17 +216,9 @@ impl TokenManager {
 
     /// A working access token for calls to the instance's provider, refreshed first when it
     /// is about to expire (or, with `force`, because the provider just refused it).
-    pub async fn access_token(
-        &self,
-        id: InstanceId,
-        force: bool,
-    ) -> Result<SecretString, TokenError> {
+    pub async fn access_token(&self, id: InstanceId, force: bool) -> Result<SecretString, TokenError> {
         let deadline = tokio::time::Instant::now() + self.config.refresh_lease();
-        let first = self
-            .store
-            .access_grant(id)
-            .await?
-            .ok_or(TokenError::NotFound(id))?;
+        let first = self.store.access_grant(id).await?.ok_or(TokenError::NotFound(id))?;
         let mut grant = first.clone();
         loop {
             if !grant.valid {
@@ -254,16 +228,13 @@ impl TokenManager {
                 });
             }
             let replaced = grant.access_token != first.access_token;
-            let fresh = grant.expires_at.is_none_or(|at| {
-                (at - Utc::now())
-                    .to_std()
-                    .is_ok_and(|left| left > MIN_REMAINING)
-            });
+            let fresh = grant
+                .expires_at
+                .is_none_or(|at| (at - Utc::now()).to_std().is_ok_and(|left| left > MIN_REMAINING));
             if replaced || (fresh && !force) {
-                return Ok(self.cipher.open(
-                    &grant.access_token,
-                    &sealing::context(id, Field::AccessToken),
-                )?);
+                return Ok(self
+                    .cipher
+                    .open(&grant.access_token, &sealing::context(id, Field::AccessToken))?);
             }
             match self.refresh(id).await? {
                 RefreshOutcome::Refreshed => {}
@@ -284,11 +255,7 @@ impl TokenManager {
                     tokio::time::sleep(WAIT_STEP).await;
                 }
             }
-            grant = self
-                .store
-                .access_grant(id)
-                .await?
-                .ok_or(TokenError::NotFound(id))?;
+            grant = self.store.access_grant(id).await?.ok_or(TokenError::NotFound(id))?;
         }
     }
 
@@ -305,10 +272,7 @@ impl TokenManager {
             .client
             .exchange_code(element, credentials, code, redirect_uri)
             .await?;
-        let identity = self
-            .client
-            .identity(element, &response.access_token)
-            .await?;
+        let identity = self.client.identity(element, &response.access_token).await?;
         Ok((response, identity))
     }
 }

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     crypto::{CredentialHash, Sealed},
-    ids::{ConfigEntryId, InstanceId, OrgId, UserId},
+    ids::{ConfigEntryId, DeliveryId, EventId, InstanceId, OrgId, UserId},
 };
 
 pub type Timestamp = DateTime<Utc>;
@@ -46,9 +46,7 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            StoreError::Database(
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-            )
+            StoreError::Database(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
         ) || matches!(self, StoreError::Database(sqlx::Error::Database(e)) if is_unavailable_code(e.code().as_deref()))
     }
 }
@@ -156,6 +154,8 @@ pub struct NewInstance {
     pub token_sealed: Sealed,
     pub config: Vec<ConfigEntry>,
     pub grant: Grant,
+    /// The first Standard Webhooks secret for its notifications.
+    pub signing_secret: Sealed,
     pub created_at: Timestamp,
 }
 
@@ -175,6 +175,9 @@ pub struct InstanceRecord {
     pub identity: Option<String>,
     pub token_expires_at: Option<Timestamp>,
     pub token_refreshed_at: Option<Timestamp>,
+    /// Whether notifications are being sent (off after exhausted retries or a 410).
+    pub subscription_active: bool,
+    pub subscription_note: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -218,6 +221,227 @@ pub struct AccessGrant {
     pub valid: bool,
 }
 
+/// What an organization wants done with a notification its callback refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailurePolicy {
+    /// Retry on the schedule (Cloud Elements' default).
+    Retry,
+    /// Park it as queued for the client to pull and release.
+    Queue,
+}
+
+impl FailurePolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Retry => "retry",
+            Self::Queue => "queue",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "retry" => Some(Self::Retry),
+            "queue" => Some(Self::Queue),
+            _ => None,
+        }
+    }
+}
+
+/// Declares a status enum stored and shown as lowercase text.
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vdoc])* $variant),* }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),* }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// Where an event came from.
+    EventSource { Webhook = "webhook", Polling = "polling" }
+);
+
+text_enum!(
+    /// Where an event stands, from receipt to its notifications' fate.
+    EventStatus {
+        /// Stored with notifications not yet attempted.
+        Received = "received",
+        /// Recorded, not forwarded: a ping, a disabled instance, events turned off.
+        Ignored = "ignored",
+        /// Every item was delivered before (same sequence numbers).
+        Duplicate = "duplicate",
+        /// Notifications attempted and some still to be delivered (retrying).
+        Dispatched = "dispatched",
+        /// Every notification delivered.
+        Notified = "notified",
+        /// A notification ran out of retries.
+        Failed = "failed",
+        /// A notification is parked, waiting to be released.
+        Queued = "queued",
+    }
+);
+
+text_enum!(
+    /// Where one notification stands.
+    DeliveryStatus {
+        Pending = "pending",
+        Inflight = "inflight",
+        Delivered = "delivered",
+        Failed = "failed",
+        Queued = "queued",
+    }
+);
+
+/// What the pipeline needs to know of an instance, looked up by id: a provider's webhook
+/// URL and a worker's lease are the capability, not a tenant's credentials.
+#[derive(Debug, Clone)]
+pub struct EventTarget {
+    pub instance: InstanceId,
+    pub org: OrgId,
+    pub user: UserId,
+    pub element_key: String,
+    pub name: String,
+    pub tags: Vec<String>,
+    pub disabled: bool,
+    pub subscription_active: bool,
+    pub failure_policy: FailurePolicy,
+    pub config: Vec<ConfigEntry>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub id: DeliveryId,
+    pub payload: String,
+    /// Pending (to be sent at `next_attempt_at`) or queued (parked).
+    pub status: DeliveryStatus,
+    pub next_attempt_at: Option<Timestamp>,
+}
+
+/// An event to store together with its sequence numbers and notifications.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub id: EventId,
+    pub instance: InstanceId,
+    pub org: OrgId,
+    pub source: EventSource,
+    pub status: EventStatus,
+    pub note: Option<String>,
+    pub received_at: Timestamp,
+    pub raw: String,
+    /// The normalized event objects, as a JSON array.
+    pub normalized: String,
+    pub sequences: Vec<String>,
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// How storing an event went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    Stored,
+    /// These sequence numbers were stored meanwhile by a concurrent request; nothing was
+    /// written. Leave them out and try again.
+    SequencesTaken(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct EventRecord {
+    pub id: EventId,
+    pub instance: InstanceId,
+    pub source: EventSource,
+    pub status: EventStatus,
+    pub note: Option<String>,
+    pub received_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub raw: String,
+    pub normalized: String,
+}
+
+/// Which events to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub status: Option<EventStatus>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    /// Only events older than this one (the page cursor).
+    pub before: Option<EventId>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: DeliveryId,
+    pub event: EventId,
+    pub instance: InstanceId,
+    pub payload: String,
+    /// Attempts so far, counting the one this claim is for.
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAttempt {
+    pub at: Timestamp,
+    pub status_code: Option<u16>,
+    pub latency_ms: u64,
+    pub error: Option<String>,
+    pub response_body: Option<String>,
+}
+
+/// What happens to a delivery after an attempt (or instead of one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    Delivered,
+    RetryAt(Timestamp),
+    Failed,
+    Queued,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliveryOutcome {
+    pub id: DeliveryId,
+    pub event: EventId,
+    pub instance: InstanceId,
+    pub owner: String,
+    pub attempt: Option<NewAttempt>,
+    pub next: NextStep,
+    /// Turn the instance's subscription off, with this reason.
+    pub deactivate: Option<String>,
+    pub now: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub at: Timestamp,
+    pub status_code: Option<u16>,
+    pub latency_ms: u64,
+    pub error: Option<String>,
+    pub response_body: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliveryRecord {
+    pub id: DeliveryId,
+    pub event: EventId,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub payload: String,
+    pub attempt_log: Vec<AttemptRecord>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Cheap round trip proving the database answers.
@@ -245,8 +469,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores an instance with its configuration, tags and grant in one transaction.
     async fn insert_instance(&self, instance: &NewInstance) -> StoreResult<()>;
-    async fn get_instance(&self, org: OrgId, id: InstanceId)
-    -> StoreResult<Option<InstanceRecord>>;
+    async fn get_instance(&self, org: OrgId, id: InstanceId) -> StoreResult<Option<InstanceRecord>>;
     async fn list_instances(&self, org: OrgId) -> StoreResult<Vec<InstanceRecord>>;
     /// Applies `change` atomically; false when the instance is not the organization's.
     async fn update_instance(
@@ -272,30 +495,89 @@ pub trait Store: Send + Sync + 'static {
     /// Stores the rotated tokens and releases the lease if still held. The tokens are stored
     /// even when the lease was lost meanwhile: the provider has already invalidated the old
     /// refresh token, so the new one is the only one that works.
-    async fn complete_refresh(
-        &self,
-        id: InstanceId,
-        owner: &str,
-        grant: &Grant,
-        now: Timestamp,
-    ) -> StoreResult<()>;
+    async fn complete_refresh(&self, id: InstanceId, owner: &str, grant: &Grant, now: Timestamp) -> StoreResult<()>;
     /// Marks the instance invalid (the provider refused its refresh token) and releases the lease.
-    async fn fail_refresh(
-        &self,
-        id: InstanceId,
-        owner: &str,
-        reason: &str,
-        now: Timestamp,
-    ) -> StoreResult<bool>;
+    async fn fail_refresh(&self, id: InstanceId, owner: &str, reason: &str, now: Timestamp) -> StoreResult<bool>;
     /// Releases the lease after a transient failure; the refresh is retried after `retry_at`.
-    async fn release_refresh(
-        &self,
-        id: InstanceId,
-        owner: &str,
-        retry_at: Timestamp,
-    ) -> StoreResult<()>;
+    async fn release_refresh(&self, id: InstanceId, owner: &str, retry_at: Timestamp) -> StoreResult<()>;
     /// The instance's current access token.
     async fn access_grant(&self, id: InstanceId) -> StoreResult<Option<AccessGrant>>;
+
+    async fn failure_policy(&self, org: OrgId) -> StoreResult<FailurePolicy>;
+    async fn set_failure_policy(&self, org: OrgId, policy: FailurePolicy) -> StoreResult<()>;
+
+    /// What the pipeline needs to receive or deliver an instance's events.
+    async fn event_target(&self, id: InstanceId) -> StoreResult<Option<EventTarget>>;
+    /// Stores an event, its sequence numbers and its notifications in one transaction, and
+    /// wakes delivery workers after the commit.
+    async fn record_event(&self, event: &NewEvent) -> StoreResult<Recorded>;
+    /// Resolves when deliveries may have become due (new work, here or on another node).
+    async fn delivery_wakeup(&self);
+
+    async fn list_events(&self, org: OrgId, instance: InstanceId, query: &EventQuery) -> StoreResult<Vec<EventRecord>>;
+    async fn get_event(&self, org: OrgId, instance: InstanceId, id: EventId) -> StoreResult<Option<EventRecord>>;
+    /// The event's deliveries with every attempt, oldest first.
+    async fn event_deliveries(&self, org: OrgId, instance: InstanceId, id: EventId)
+    -> StoreResult<Vec<DeliveryRecord>>;
+    /// Adds deliveries to an existing event (a replay); false if it is not the organization's.
+    async fn add_deliveries(
+        &self,
+        org: OrgId,
+        instance: InstanceId,
+        event: EventId,
+        deliveries: &[NewDelivery],
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+    async fn list_deliveries(
+        &self,
+        org: OrgId,
+        instance: InstanceId,
+        status: DeliveryStatus,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryRecord>>;
+    /// Makes the instance's queued deliveries pending again; returns how many.
+    async fn release_queued(&self, org: OrgId, instance: InstanceId, now: Timestamp) -> StoreResult<u64>;
+    /// Turns the subscription on or off; false if the instance is not the organization's.
+    async fn set_subscription(
+        &self,
+        org: OrgId,
+        instance: InstanceId,
+        active: bool,
+        note: Option<&str>,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+
+    /// Takes up to `limit` due deliveries (or ones whose lease ran out) for `owner`.
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// When the next delivery becomes due or a lease runs out.
+    async fn next_delivery_at(&self) -> StoreResult<Option<Timestamp>>;
+    /// Records an attempt and moves the delivery (and its event) on, atomically.
+    async fn finish_delivery(&self, outcome: &DeliveryOutcome) -> StoreResult<()>;
+    /// Deliveries waiting to be sent or in flight, across all instances.
+    async fn delivery_backlog(&self) -> StoreResult<u64>;
+
+    /// The Standard Webhooks secrets that sign now: the current one and any rotated out
+    /// less than their grace period ago.
+    async fn signing_secrets(&self, instance: InstanceId, now: Timestamp) -> StoreResult<Vec<Sealed>>;
+    /// Adds a new current secret; the others stop signing at `retire_at`.
+    async fn rotate_signing_secret(
+        &self,
+        org: OrgId,
+        instance: InstanceId,
+        secret: &Sealed,
+        now: Timestamp,
+        retire_at: Timestamp,
+    ) -> StoreResult<bool>;
+
+    /// Deletes events received before `before` whose notifications are settled (delivered,
+    /// failed or none), at most `limit` of them; returns how many.
+    async fn prune_events(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
 }
 
 /// The current time at the precision the store keeps (milliseconds), so that a value read
@@ -310,6 +592,5 @@ pub(crate) fn to_millis(t: Timestamp) -> i64 {
 }
 
 pub(crate) fn from_millis(ms: i64) -> StoreResult<Timestamp> {
-    DateTime::from_timestamp_millis(ms)
-        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms}")))
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms}")))
 }

@@ -1,11 +1,15 @@
 //! PostgreSQL backend: for several hub processes sharing one database.
 
-use std::str::FromStr;
+use std::{
+    str::FromStr,
+    sync::{Arc, Weak},
+};
 
 use sqlx::{
     Postgres,
-    postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult},
+    postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgQueryResult},
 };
+use tokio::sync::Notify;
 
 use super::{
     ConnectOptions, StoreResult,
@@ -14,6 +18,13 @@ use super::{
 
 impl Dialect for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
+    const CLAIM_DELIVERIES: &'static str = "UPDATE deliveries SET status = 'inflight', lease_owner = $1, \
+         lease_until = $2, attempts = attempts + 1, updated_at = $3 WHERE id IN (SELECT id FROM deliveries \
+         WHERE (status = 'pending' AND next_attempt_at <= $3) OR (status = 'inflight' AND lease_until < $3) \
+         ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+         RETURNING id, event_id, instance_id, payload, attempts";
+    /// Delivered to every listening node when the transaction commits.
+    const ANNOUNCE_DELIVERIES: Option<&'static str> = Some("SELECT pg_notify('tributary_deliveries', '')");
 
     fn rows_affected(result: &PgQueryResult) -> u64 {
         result.rows_affected()
@@ -31,8 +42,32 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<PgStore
         .connect_with(connect)
         .await?;
     sqlx::migrate!("migrations/postgres").run(&pool).await?;
+    let wake = Arc::new(Notify::new());
+    let mut listener = PgListener::connect_with(&pool).await?;
+    listener.listen(CHANNEL).await?;
+    tokio::spawn(relay_wakeups(listener, Arc::downgrade(&wake)));
     Ok(SqlStore {
         reader: pool.clone(),
         writer: pool,
+        wake,
     })
+}
+
+const CHANNEL: &str = "tributary_deliveries";
+
+/// Turns other nodes' announcements into local wake-ups, for as long as the store lives.
+/// sqlx reconnects the listener after a lost connection; while it is down, workers still
+/// find due deliveries on their periodic look.
+async fn relay_wakeups(mut listener: PgListener, wake: Weak<Notify>) {
+    loop {
+        let received = listener.recv().await;
+        let Some(wake) = wake.upgrade() else { return };
+        match received {
+            Ok(_) => wake.notify_one(),
+            Err(error) => {
+                tracing::warn!(%error, "PostgreSQL notifications interrupted");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
 }

@@ -5,19 +5,22 @@
 //! over a generic sqlx backend. What differs lives in the [`Dialect`] each backend module
 //! implements.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
+use tokio::sync::Notify;
 
 use super::{
-    AccessGrant, ConfigEntry, Grant, InstanceCaller, InstanceChange, InstanceRecord, NewInstance,
-    NewOrganization, NewUser, Organization, RefreshClaim, Store, StoreError, StoreResult,
-    StoredValue, Timestamp, User, from_millis, to_millis,
+    AccessGrant, AttemptRecord, ClaimedDelivery, ConfigEntry, DeliveryOutcome, DeliveryRecord, DeliveryStatus,
+    EventQuery, EventRecord, EventSource, EventStatus, EventTarget, FailurePolicy, Grant, InstanceCaller,
+    InstanceChange, InstanceRecord, NewDelivery, NewEvent, NewInstance, NewOrganization, NewUser, NextStep,
+    Organization, Recorded, RefreshClaim, Store, StoreError, StoreResult, StoredValue, Timestamp, User, from_millis,
+    to_millis,
 };
 use crate::{
     crypto::{CredentialHash, Sealed},
-    ids::{ConfigEntryId, InstanceId, OrgId, UserId},
+    ids::{ConfigEntryId, EventId, InstanceId, OrgId, UserId},
 };
 
 /// What differs between the SQL backends.
@@ -25,6 +28,11 @@ pub trait Dialect: Database {
     /// Opens a transaction that will write. SQLite must take its write lock up front
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first can fail to upgrade.
     const BEGIN_WRITE: &'static str;
+    /// Takes due deliveries: `$1` owner, `$2` lease end, `$3` now, `$4` limit. PostgreSQL
+    /// skips rows other nodes are claiming; SQLite's single writer makes the statement atomic.
+    const CLAIM_DELIVERIES: &'static str;
+    /// Run inside a transaction that added deliveries, so other nodes wake at its commit.
+    const ANNOUNCE_DELIVERIES: Option<&'static str>;
 
     fn rows_affected(result: &Self::QueryResult) -> u64;
 }
@@ -34,6 +42,8 @@ pub trait Dialect: Database {
 pub struct SqlStore<DB: Database> {
     pub(super) reader: Pool<DB>,
     pub(super) writer: Pool<DB>,
+    /// Signalled when deliveries are added here (and, on PostgreSQL, anywhere).
+    pub(super) wake: Arc<Notify>,
 }
 
 /// Typed column access for any backend's rows; keeps the row decoding below free of
@@ -111,9 +121,7 @@ fn config_entry_from(row: &impl Columns) -> StoreResult<ConfigEntry> {
         (None, Some(sealed)) => Some(StoredValue::Sealed(sealed)),
         (None, None) => None,
         (Some(_), Some(_)) => {
-            return Err(StoreError::Corrupt(
-                "configuration entry both clear and sealed".into(),
-            ));
+            return Err(StoreError::Corrupt("configuration entry both clear and sealed".into()));
         }
     };
     Ok(ConfigEntry {
@@ -140,9 +148,80 @@ fn instance_from(row: &impl Columns) -> StoreResult<InstanceRecord> {
         identity: row.opt_text("identity")?,
         token_expires_at: row.opt_time("token_expires_at")?,
         token_refreshed_at: row.opt_time("token_refreshed_at")?,
+        subscription_active: row.flag("subscription_active")?,
+        subscription_note: row.opt_text("subscription_note")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     })
+}
+
+fn event_from(row: &impl Columns) -> StoreResult<EventRecord> {
+    Ok(EventRecord {
+        id: parse_id(&row.text("id")?)?,
+        instance: InstanceId::from_stored(row.int("instance_id")?),
+        source: parse_enum(&row.text("source")?, EventSource::parse)?,
+        status: parse_enum(&row.text("status")?, EventStatus::parse)?,
+        note: row.opt_text("note")?,
+        received_at: row.time("received_at")?,
+        updated_at: row.time("updated_at")?,
+        raw: row.text("raw")?,
+        normalized: row.text("normalized")?,
+    })
+}
+
+fn delivery_from(row: &impl Columns) -> StoreResult<DeliveryRecord> {
+    Ok(DeliveryRecord {
+        id: parse_id(&row.text("id")?)?,
+        event: parse_id(&row.text("event_id")?)?,
+        status: parse_enum(&row.text("status")?, DeliveryStatus::parse)?,
+        attempts: u32::try_from(row.int("attempts")?).map_err(|_| StoreError::Corrupt("attempts".into()))?,
+        next_attempt_at: row.opt_time("next_attempt_at")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+        payload: row.text("payload")?,
+        attempt_log: Vec::new(),
+    })
+}
+
+fn attempt_from(row: &impl Columns) -> StoreResult<AttemptRecord> {
+    Ok(AttemptRecord {
+        at: row.time("attempted_at")?,
+        status_code: row
+            .opt_int("status_code")?
+            .map(|c| u16::try_from(c).map_err(|_| StoreError::Corrupt(format!("status code {c}"))))
+            .transpose()?,
+        latency_ms: u64::try_from(row.int("latency_ms")?).unwrap_or(0),
+        error: row.opt_text("error")?,
+        response_body: row.opt_text("response_body")?,
+    })
+}
+
+/// Id of a row nobody addresses from outside (attempts, signing secrets).
+fn row_id() -> i64 {
+    rand::random_range(1..i64::MAX)
+}
+
+fn parse_id<T: std::str::FromStr>(text: &str) -> StoreResult<T> {
+    text.parse().map_err(|_| StoreError::Corrupt(format!("id {text:?}")))
+}
+
+fn parse_enum<T>(text: &str, parse: fn(&str) -> Option<T>) -> StoreResult<T> {
+    parse(text).ok_or_else(|| StoreError::Corrupt(format!("status {text:?}")))
+}
+
+/// Attaches attempts (rows with a `delivery_id`) to their deliveries.
+fn attach_attempts(deliveries: &mut [DeliveryRecord], rows: &[impl Columns]) -> StoreResult<()> {
+    let index: HashMap<String, usize> = deliveries
+        .iter()
+        .enumerate()
+        .map(|(at, d)| (d.id.to_string(), at))
+        .collect();
+    for row in rows {
+        if let Some(&at) = index.get(&row.text("delivery_id")?) {
+            deliveries[at].attempt_log.push(attempt_from(row)?);
+        }
+    }
+    Ok(())
 }
 
 fn split_value(value: &Option<StoredValue>) -> (Option<&str>, Option<&[u8]>) {
@@ -159,7 +238,7 @@ macro_rules! instance_select {
         concat!(
             "SELECT i.id, i.org_id, i.element_key, i.name, i.token_sealed, i.valid, ",
             "i.invalid_reason, i.disabled, i.identity, i.token_expires_at, i.token_refreshed_at, ",
-            "i.created_at, i.updated_at, u.id AS u_id, u.org_id AS u_org_id, u.email AS u_email, ",
+            "i.subscription_active, i.subscription_note, i.created_at, i.updated_at, u.id AS u_id, u.org_id AS u_org_id, u.email AS u_email, ",
             "u.first_name AS u_first_name, u.last_name AS u_last_name, ",
             "u.created_at AS u_created_at FROM instances i JOIN users u ON u.id = i.user_id ",
             $($tail),*
@@ -170,8 +249,19 @@ macro_rules! instance_select {
 const CONFIG_UPSERT: &str = "INSERT INTO instance_config (id, instance_id, key, value, value_sealed) \
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (instance_id, key) \
      DO UPDATE SET value = excluded.value, value_sealed = excluded.value_sealed";
-const TAG_INSERT: &str =
-    "INSERT INTO instance_tags (instance_id, position, tag) VALUES ($1, $2, $3)";
+const TAG_INSERT: &str = "INSERT INTO instance_tags (instance_id, position, tag) VALUES ($1, $2, $3)";
+const DELIVERY_INSERT: &str = "INSERT INTO deliveries (id, event_id, instance_id, org_id, payload, status, \
+     attempts, next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $8)";
+const SIGNING_SECRET_INSERT: &str = "INSERT INTO signing_secrets (id, instance_id, secret_sealed, created_at, expires_at) \
+     VALUES ($1, $2, $3, $4, NULL)";
+/// An event's status follows its deliveries: any failed → failed, any parked → queued,
+/// any still to go → dispatched, else notified.
+const EVENT_STATUS_FROM_DELIVERIES: &str = "UPDATE events SET updated_at = $2, status = CASE \
+     WHEN EXISTS (SELECT 1 FROM deliveries WHERE event_id = $1 AND status = 'failed') THEN 'failed' \
+     WHEN EXISTS (SELECT 1 FROM deliveries WHERE event_id = $1 AND status = 'queued') THEN 'queued' \
+     WHEN EXISTS (SELECT 1 FROM deliveries WHERE event_id = $1 AND status IN ('pending', 'inflight')) \
+     THEN 'dispatched' ELSE 'notified' END WHERE id = $1 AND status NOT IN ('ignored', 'duplicate')";
+const DELIVERY_COLUMNS: &str = "id, event_id, status, attempts, next_attempt_at, created_at, updated_at, payload";
 
 #[async_trait]
 impl<DB> Store for SqlStore<DB>
@@ -182,11 +272,13 @@ where
     DB::Row: Columns,
     for<'e> i64: Encode<'e, DB> + Type<DB>,
     for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
+    for<'e> bool: Encode<'e, DB> + Type<DB>,
     for<'e> Option<bool>: Encode<'e, DB> + Type<DB>,
     for<'e> &'e str: Encode<'e, DB> + Type<DB>,
     for<'e> Option<&'e str>: Encode<'e, DB> + Type<DB>,
     for<'e> &'e [u8]: Encode<'e, DB> + Type<DB>,
     for<'e> Option<&'e [u8]>: Encode<'e, DB> + Type<DB>,
+    for<'e> String: Encode<'e, DB> + Type<DB>,
 {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
@@ -194,15 +286,13 @@ where
     }
 
     async fn create_organization(&self, new: &NewOrganization) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO organizations (id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(new.org.id.get())
-        .bind(new.org.name.as_str())
-        .bind(new.secret.as_bytes())
-        .bind(to_millis(new.org.created_at))
-        .execute(&self.writer)
-        .await?;
+        sqlx::query("INSERT INTO organizations (id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(new.org.id.get())
+            .bind(new.org.name.as_str())
+            .bind(new.secret.as_bytes())
+            .bind(to_millis(new.org.created_at))
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 
@@ -225,10 +315,9 @@ where
     }
 
     async fn list_organizations(&self) -> StoreResult<Vec<Organization>> {
-        let rows =
-            sqlx::query("SELECT id, name, created_at FROM organizations ORDER BY created_at, id")
-                .fetch_all(&self.reader)
-                .await?;
+        let rows = sqlx::query("SELECT id, name, created_at FROM organizations ORDER BY created_at, id")
+            .fetch_all(&self.reader)
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(Organization {
@@ -335,15 +424,18 @@ where
                 .execute(&mut *tx)
                 .await?;
         }
+        sqlx::query(SIGNING_SECRET_INSERT)
+            .bind(row_id())
+            .bind(new.id.get())
+            .bind(new.signing_secret.as_bytes())
+            .bind(to_millis(new.created_at))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn get_instance(
-        &self,
-        org: OrgId,
-        id: InstanceId,
-    ) -> StoreResult<Option<InstanceRecord>> {
+    async fn get_instance(&self, org: OrgId, id: InstanceId) -> StoreResult<Option<InstanceRecord>> {
         let Some(row) = sqlx::query(instance_select!("WHERE i.org_id = $1 AND i.id = $2"))
             .bind(org.get())
             .bind(id.get())
@@ -362,10 +454,7 @@ where
         .bind(id.get())
         .fetch_all(&self.reader)
         .await?;
-        instance.config = config
-            .iter()
-            .map(config_entry_from)
-            .collect::<StoreResult<_>>()?;
+        instance.config = config.iter().map(config_entry_from).collect::<StoreResult<_>>()?;
         let tags = sqlx::query(
             "SELECT t.tag FROM instance_tags t JOIN instances i ON i.id = t.instance_id \
              WHERE i.org_id = $1 AND t.instance_id = $2 ORDER BY t.position",
@@ -374,29 +463,17 @@ where
         .bind(id.get())
         .fetch_all(&self.reader)
         .await?;
-        instance.tags = tags
-            .iter()
-            .map(|row| row.text("tag"))
-            .collect::<StoreResult<_>>()?;
+        instance.tags = tags.iter().map(|row| row.text("tag")).collect::<StoreResult<_>>()?;
         Ok(Some(instance))
     }
 
     async fn list_instances(&self, org: OrgId) -> StoreResult<Vec<InstanceRecord>> {
-        let rows = sqlx::query(instance_select!(
-            "WHERE i.org_id = $1 ORDER BY i.created_at, i.id"
-        ))
-        .bind(org.get())
-        .fetch_all(&self.reader)
-        .await?;
-        let mut instances = rows
-            .iter()
-            .map(instance_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let index: HashMap<i64, usize> = instances
-            .iter()
-            .enumerate()
-            .map(|(at, i)| (i.id.get(), at))
-            .collect();
+        let rows = sqlx::query(instance_select!("WHERE i.org_id = $1 ORDER BY i.created_at, i.id"))
+            .bind(org.get())
+            .fetch_all(&self.reader)
+            .await?;
+        let mut instances = rows.iter().map(instance_from).collect::<StoreResult<Vec<_>>>()?;
+        let index: HashMap<i64, usize> = instances.iter().enumerate().map(|(at, i)| (i.id.get(), at)).collect();
         let config = sqlx::query(
             "SELECT c.instance_id, c.id, c.key, c.value, c.value_sealed FROM instance_config c \
              JOIN instances i ON i.id = c.instance_id WHERE i.org_id = $1 ORDER BY c.key",
@@ -536,30 +613,19 @@ where
         else {
             return Ok(None);
         };
-        let config = sqlx::query(
-            "SELECT id, key, value, value_sealed FROM instance_config WHERE instance_id = $1",
-        )
-        .bind(id.get())
-        .fetch_all(&self.reader)
-        .await?;
+        let config = sqlx::query("SELECT id, key, value, value_sealed FROM instance_config WHERE instance_id = $1")
+            .bind(id.get())
+            .fetch_all(&self.reader)
+            .await?;
         Ok(Some(RefreshClaim {
             instance: id,
             element_key: row.text("element_key")?,
             refresh_token: row.opt_sealed("refresh_token_sealed")?,
-            config: config
-                .iter()
-                .map(config_entry_from)
-                .collect::<StoreResult<_>>()?,
+            config: config.iter().map(config_entry_from).collect::<StoreResult<_>>()?,
         }))
     }
 
-    async fn complete_refresh(
-        &self,
-        id: InstanceId,
-        owner: &str,
-        grant: &Grant,
-        now: Timestamp,
-    ) -> StoreResult<()> {
+    async fn complete_refresh(&self, id: InstanceId, owner: &str, grant: &Grant, now: Timestamp) -> StoreResult<()> {
         sqlx::query(
             "UPDATE instances SET access_token_sealed = $3, refresh_token_sealed = $4, \
              token_expires_at = $5, refresh_due_at = $6, identity = COALESCE($7, identity), \
@@ -581,13 +647,7 @@ where
         Ok(())
     }
 
-    async fn fail_refresh(
-        &self,
-        id: InstanceId,
-        owner: &str,
-        reason: &str,
-        now: Timestamp,
-    ) -> StoreResult<bool> {
+    async fn fail_refresh(&self, id: InstanceId, owner: &str, reason: &str, now: Timestamp) -> StoreResult<bool> {
         let updated = sqlx::query(
             "UPDATE instances SET valid = FALSE, invalid_reason = $3, refresh_due_at = NULL, \
              refresh_lease_owner = NULL, refresh_lease_until = NULL, updated_at = $4 \
@@ -602,12 +662,7 @@ where
         Ok(DB::rows_affected(&updated) > 0)
     }
 
-    async fn release_refresh(
-        &self,
-        id: InstanceId,
-        owner: &str,
-        retry_at: Timestamp,
-    ) -> StoreResult<()> {
+    async fn release_refresh(&self, id: InstanceId, owner: &str, retry_at: Timestamp) -> StoreResult<()> {
         sqlx::query(
             "UPDATE instances SET refresh_due_at = $3, refresh_lease_owner = NULL, refresh_lease_until = NULL \
              WHERE id = $1 AND refresh_lease_owner = $2",
@@ -638,4 +693,482 @@ where
         })
         .transpose()
     }
+
+    async fn failure_policy(&self, org: OrgId) -> StoreResult<FailurePolicy> {
+        let row = sqlx::query("SELECT failure_policy FROM organizations WHERE id = $1")
+            .bind(org.get())
+            .fetch_one(&self.reader)
+            .await?;
+        parse_enum(&row.text("failure_policy")?, FailurePolicy::parse)
+    }
+
+    async fn set_failure_policy(&self, org: OrgId, policy: FailurePolicy) -> StoreResult<()> {
+        sqlx::query("UPDATE organizations SET failure_policy = $2 WHERE id = $1")
+            .bind(org.get())
+            .bind(policy.as_str())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn event_target(&self, id: InstanceId) -> StoreResult<Option<EventTarget>> {
+        let Some(row) = sqlx::query(
+            "SELECT i.org_id, i.user_id, i.element_key, i.name, i.disabled, i.subscription_active, \
+             o.failure_policy FROM instances i JOIN organizations o ON o.id = i.org_id WHERE i.id = $1",
+        )
+        .bind(id.get())
+        .fetch_optional(&self.reader)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let config = sqlx::query("SELECT id, key, value, value_sealed FROM instance_config WHERE instance_id = $1")
+            .bind(id.get())
+            .fetch_all(&self.reader)
+            .await?;
+        let tags = sqlx::query("SELECT tag FROM instance_tags WHERE instance_id = $1 ORDER BY position")
+            .bind(id.get())
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(Some(EventTarget {
+            instance: id,
+            org: OrgId::from_stored(row.int("org_id")?),
+            user: UserId::from_stored(row.int("user_id")?),
+            element_key: row.text("element_key")?,
+            name: row.text("name")?,
+            tags: tags.iter().map(|t| t.text("tag")).collect::<StoreResult<_>>()?,
+            disabled: row.flag("disabled")?,
+            subscription_active: row.flag("subscription_active")?,
+            failure_policy: parse_enum(&row.text("failure_policy")?, FailurePolicy::parse)?,
+            config: config.iter().map(config_entry_from).collect::<StoreResult<_>>()?,
+        }))
+    }
+
+    async fn record_event(&self, event: &NewEvent) -> StoreResult<Recorded> {
+        let mut tx = self.writer.begin_with(DB::BEGIN_WRITE).await?;
+        let id = event.id.to_string();
+        sqlx::query(
+            "INSERT INTO events (id, instance_id, org_id, source, status, note, received_at, updated_at, raw, normalized) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)",
+        )
+        .bind(id.as_str())
+        .bind(event.instance.get())
+        .bind(event.org.get())
+        .bind(event.source.as_str())
+        .bind(event.status.as_str())
+        .bind(event.note.as_deref())
+        .bind(to_millis(event.received_at))
+        .bind(event.raw.as_str())
+        .bind(event.normalized.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let mut taken = Vec::new();
+        for sequence in &event.sequences {
+            let inserted = sqlx::query(
+                "INSERT INTO event_sequences (instance_id, seq_no, event_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(event.instance.get())
+            .bind(sequence.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if DB::rows_affected(&inserted) == 0 {
+                taken.push(sequence.clone());
+            }
+        }
+        if !taken.is_empty() {
+            tx.rollback().await?;
+            return Ok(Recorded::SequencesTaken(taken));
+        }
+        insert_deliveries::<DB>(
+            &mut tx,
+            event.org,
+            event.instance,
+            event.id,
+            &event.deliveries,
+            event.received_at,
+        )
+        .await?;
+        tx.commit().await?;
+        if !event.deliveries.is_empty() {
+            self.wake.notify_one();
+        }
+        Ok(Recorded::Stored)
+    }
+
+    async fn delivery_wakeup(&self) {
+        self.wake.notified().await;
+    }
+
+    async fn list_events(&self, org: OrgId, instance: InstanceId, query: &EventQuery) -> StoreResult<Vec<EventRecord>> {
+        let before = query.before.map(|id| id.to_string());
+        let rows = sqlx::query(
+            "SELECT id, instance_id, source, status, note, received_at, updated_at, raw, normalized FROM events \
+             WHERE org_id = $1 AND instance_id = $2 AND ($3 IS NULL OR status = $3) \
+             AND ($4 IS NULL OR received_at >= $4) AND ($5 IS NULL OR received_at <= $5) \
+             AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7",
+        )
+        .bind(org.get())
+        .bind(instance.get())
+        .bind(query.status.map(EventStatus::as_str))
+        .bind(query.from.map(to_millis))
+        .bind(query.to.map(to_millis))
+        .bind(before.as_deref())
+        .bind(i64::from(query.limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(event_from).collect()
+    }
+
+    async fn get_event(&self, org: OrgId, instance: InstanceId, id: EventId) -> StoreResult<Option<EventRecord>> {
+        let row = sqlx::query(
+            "SELECT id, instance_id, source, status, note, received_at, updated_at, raw, normalized FROM events \
+             WHERE org_id = $1 AND instance_id = $2 AND id = $3",
+        )
+        .bind(org.get())
+        .bind(instance.get())
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(event_from).transpose()
+    }
+
+    async fn event_deliveries(
+        &self,
+        org: OrgId,
+        instance: InstanceId,
+        id: EventId,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        let event = id.to_string();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE org_id = $1 AND instance_id = $2 AND event_id = $3 \
+             ORDER BY created_at, id"
+        )))
+        .bind(org.get())
+        .bind(instance.get())
+        .bind(event.as_str())
+        .fetch_all(&self.reader)
+        .await?;
+        let mut deliveries = rows.iter().map(delivery_from).collect::<StoreResult<Vec<_>>>()?;
+        let attempts = sqlx::query(
+            "SELECT a.delivery_id, a.attempted_at, a.status_code, a.latency_ms, a.error, a.response_body \
+             FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id \
+             WHERE d.org_id = $1 AND d.instance_id = $2 AND d.event_id = $3 ORDER BY a.attempted_at, a.id",
+        )
+        .bind(org.get())
+        .bind(instance.get())
+        .bind(event.as_str())
+        .fetch_all(&self.reader)
+        .await?;
+        attach_attempts(&mut deliveries, &attempts)?;
+        Ok(deliveries)
+    }
+
+    async fn add_deliveries(
+        &self,
+        org: OrgId,
+        instance: InstanceId,
+        event: EventId,
+        deliveries: &[NewDelivery],
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin_with(DB::BEGIN_WRITE).await?;
+        let updated = sqlx::query(
+            "UPDATE events SET status = 'received', updated_at = $4 WHERE org_id = $1 AND instance_id = $2 AND id = $3",
+        )
+        .bind(org.get())
+        .bind(instance.get())
+        .bind(event.to_string())
+        .bind(to_millis(now))
+        .execute(&mut *tx)
+        .await?;
+        if DB::rows_affected(&updated) == 0 {
+            return Ok(false);
+        }
+        insert_deliveries::<DB>(&mut tx, org, instance, event, deliveries, now).await?;
+        tx.commit().await?;
+        self.wake.notify_one();
+        Ok(true)
+    }
+
+    async fn list_deliveries(
+        &self,
+        org: OrgId,
+        instance: InstanceId,
+        status: DeliveryStatus,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE org_id = $1 AND instance_id = $2 AND status = $3 \
+             ORDER BY created_at, id LIMIT $4"
+        )))
+        .bind(org.get())
+        .bind(instance.get())
+        .bind(status.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        let mut deliveries = rows.iter().map(delivery_from).collect::<StoreResult<Vec<_>>>()?;
+        let attempts = sqlx::query(
+            "SELECT a.delivery_id, a.attempted_at, a.status_code, a.latency_ms, a.error, a.response_body \
+             FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id \
+             WHERE d.org_id = $1 AND d.instance_id = $2 AND d.status = $3 ORDER BY a.attempted_at, a.id",
+        )
+        .bind(org.get())
+        .bind(instance.get())
+        .bind(status.as_str())
+        .fetch_all(&self.reader)
+        .await?;
+        attach_attempts(&mut deliveries, &attempts)?;
+        Ok(deliveries)
+    }
+
+    async fn release_queued(&self, org: OrgId, instance: InstanceId, now: Timestamp) -> StoreResult<u64> {
+        let mut tx = self.writer.begin_with(DB::BEGIN_WRITE).await?;
+        sqlx::query(
+            "UPDATE events SET status = 'received', updated_at = $3 WHERE id IN (SELECT event_id FROM deliveries \
+             WHERE org_id = $1 AND instance_id = $2 AND status = 'queued')",
+        )
+        .bind(org.get())
+        .bind(instance.get())
+        .bind(to_millis(now))
+        .execute(&mut *tx)
+        .await?;
+        let released = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = $3, updated_at = $3 \
+             WHERE org_id = $1 AND instance_id = $2 AND status = 'queued'",
+        )
+        .bind(org.get())
+        .bind(instance.get())
+        .bind(to_millis(now))
+        .execute(&mut *tx)
+        .await?;
+        if let Some(announce) = DB::ANNOUNCE_DELIVERIES {
+            sqlx::query(announce).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        self.wake.notify_one();
+        Ok(DB::rows_affected(&released))
+    }
+
+    async fn set_subscription(
+        &self,
+        org: OrgId,
+        instance: InstanceId,
+        active: bool,
+        note: Option<&str>,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let updated = sqlx::query(
+            "UPDATE instances SET subscription_active = $3, subscription_note = $4, updated_at = $5 \
+             WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org.get())
+        .bind(instance.get())
+        .bind(active)
+        .bind(note)
+        .bind(to_millis(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(DB::rows_affected(&updated) > 0)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        let rows = sqlx::query(DB::CLAIM_DELIVERIES)
+            .bind(owner)
+            .bind(to_millis(lease_until))
+            .bind(to_millis(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.writer)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ClaimedDelivery {
+                    id: parse_id(&row.text("id")?)?,
+                    event: parse_id(&row.text("event_id")?)?,
+                    instance: InstanceId::from_stored(row.int("instance_id")?),
+                    payload: row.text("payload")?,
+                    attempt: u32::try_from(row.int("attempts")?).unwrap_or(u32::MAX),
+                })
+            })
+            .collect()
+    }
+
+    async fn next_delivery_at(&self) -> StoreResult<Option<Timestamp>> {
+        let row = sqlx::query(
+            "SELECT MIN(t) AS next FROM (\
+             SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending' \
+             UNION ALL SELECT MIN(lease_until) AS t FROM deliveries WHERE status = 'inflight') soonest",
+        )
+        .fetch_one(&self.reader)
+        .await?;
+        row.opt_time("next")
+    }
+
+    async fn finish_delivery(&self, outcome: &DeliveryOutcome) -> StoreResult<()> {
+        let mut tx = self.writer.begin_with(DB::BEGIN_WRITE).await?;
+        let id = outcome.id.to_string();
+        let now = to_millis(outcome.now);
+        if let Some(attempt) = &outcome.attempt {
+            sqlx::query(
+                "INSERT INTO delivery_attempts (id, delivery_id, attempted_at, status_code, latency_ms, error, response_body) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(row_id())
+            .bind(id.as_str())
+            .bind(to_millis(attempt.at))
+            .bind(attempt.status_code.map(i64::from))
+            .bind(i64::try_from(attempt.latency_ms).unwrap_or(i64::MAX))
+            .bind(attempt.error.as_deref())
+            .bind(attempt.response_body.as_deref())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let (status, next_attempt_at) = match outcome.next {
+            NextStep::Delivered => (DeliveryStatus::Delivered, None),
+            NextStep::RetryAt(at) => (DeliveryStatus::Pending, Some(to_millis(at))),
+            NextStep::Failed => (DeliveryStatus::Failed, None),
+            NextStep::Queued => (DeliveryStatus::Queued, None),
+        };
+        // A worker whose lease ran out keeps its attempt on record but no longer decides
+        // what happens next: the delivery is someone else's now.
+        sqlx::query(
+            "UPDATE deliveries SET status = $3, next_attempt_at = $4, lease_owner = NULL, lease_until = NULL, \
+             updated_at = $5 WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(id.as_str())
+        .bind(outcome.owner.as_str())
+        .bind(status.as_str())
+        .bind(next_attempt_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(EVENT_STATUS_FROM_DELIVERIES)
+            .bind(outcome.event.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(reason) = &outcome.deactivate {
+            sqlx::query("UPDATE instances SET subscription_active = FALSE, subscription_note = $2 WHERE id = $1")
+                .bind(outcome.instance.get())
+                .bind(reason.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delivery_backlog(&self) -> StoreResult<u64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM deliveries WHERE status IN ('pending', 'inflight')")
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(u64::try_from(row.int("n")?).unwrap_or(0))
+    }
+
+    async fn signing_secrets(&self, instance: InstanceId, now: Timestamp) -> StoreResult<Vec<Sealed>> {
+        let rows = sqlx::query(
+            "SELECT secret_sealed FROM signing_secrets WHERE instance_id = $1 \
+             AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at DESC, id",
+        )
+        .bind(instance.get())
+        .bind(to_millis(now))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(|row| row.sealed("secret_sealed")).collect()
+    }
+
+    async fn rotate_signing_secret(
+        &self,
+        org: OrgId,
+        instance: InstanceId,
+        secret: &Sealed,
+        now: Timestamp,
+        retire_at: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin_with(DB::BEGIN_WRITE).await?;
+        let owned = sqlx::query("UPDATE instances SET updated_at = $3 WHERE org_id = $1 AND id = $2")
+            .bind(org.get())
+            .bind(instance.get())
+            .bind(to_millis(now))
+            .execute(&mut *tx)
+            .await?;
+        if DB::rows_affected(&owned) == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE signing_secrets SET expires_at = $2 WHERE instance_id = $1 AND (expires_at IS NULL OR expires_at > $2)",
+        )
+        .bind(instance.get())
+        .bind(to_millis(retire_at))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(SIGNING_SECRET_INSERT)
+            .bind(row_id())
+            .bind(instance.get())
+            .bind(secret.as_bytes())
+            .bind(to_millis(now))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn prune_events(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        let deleted = sqlx::query(
+            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < $1 \
+             AND status IN ('ignored', 'duplicate', 'notified', 'failed') LIMIT $2)",
+        )
+        .bind(to_millis(before))
+        .bind(i64::from(limit))
+        .execute(&self.writer)
+        .await?;
+        Ok(DB::rows_affected(&deleted))
+    }
+}
+
+/// Inserts deliveries in an open transaction and announces them to other nodes.
+async fn insert_deliveries<DB>(
+    tx: &mut sqlx::Transaction<'static, DB>,
+    org: OrgId,
+    instance: InstanceId,
+    event: EventId,
+    deliveries: &[NewDelivery],
+    now: Timestamp,
+) -> StoreResult<()>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'e> i64: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
+    for<'e> &'e str: Encode<'e, DB> + Type<DB>,
+    for<'e> String: Encode<'e, DB> + Type<DB>,
+{
+    let event = event.to_string();
+    for delivery in deliveries {
+        sqlx::query(DELIVERY_INSERT)
+            .bind(delivery.id.to_string())
+            .bind(event.as_str())
+            .bind(instance.get())
+            .bind(org.get())
+            .bind(delivery.payload.as_str())
+            .bind(delivery.status.as_str())
+            .bind(delivery.next_attempt_at.map(to_millis))
+            .bind(to_millis(now))
+            .execute(&mut **tx)
+            .await?;
+    }
+    if !deliveries.is_empty()
+        && let Some(announce) = DB::ANNOUNCE_DELIVERIES
+    {
+        sqlx::query(announce).execute(&mut **tx).await?;
+    }
+    Ok(())
 }

@@ -4,10 +4,7 @@ use std::{str::FromStr, time::Duration};
 
 use sqlx::{
     Sqlite,
-    sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
-        SqliteSynchronous,
-    },
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous},
 };
 
 use super::{
@@ -17,6 +14,12 @@ use super::{
 
 impl Dialect for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const CLAIM_DELIVERIES: &'static str = "UPDATE deliveries SET status = 'inflight', lease_owner = $1, \
+         lease_until = $2, attempts = attempts + 1, updated_at = $3 WHERE id IN (SELECT id FROM deliveries \
+         WHERE (status = 'pending' AND next_attempt_at <= $3) OR (status = 'inflight' AND lease_until < $3) \
+         ORDER BY next_attempt_at LIMIT $4) RETURNING id, event_id, instance_id, payload, attempts";
+    /// One process owns a SQLite file; it wakes its own workers in memory.
+    const ANNOUNCE_DELIVERIES: Option<&'static str> = None;
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()
@@ -51,5 +54,9 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<SqliteS
         .max_connections(options.max_connections)
         .connect_with(connect.read_only(true))
         .await?;
-    Ok(SqlStore { reader, writer })
+    Ok(SqlStore {
+        reader,
+        writer,
+        wake: Default::default(),
+    })
 }

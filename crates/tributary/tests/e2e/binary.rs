@@ -31,10 +31,7 @@ async fn runs_on_an_embedded_sqlite_file_with_no_setup() {
     let mut first = start();
     let mut lines = BufReader::new(first.stdout.take().unwrap()).lines();
     let auth = loop {
-        let line = lines
-            .next()
-            .expect("the hub prints its bootstrap credentials")
-            .unwrap();
+        let line = lines.next().expect("the hub prints its bootstrap credentials").unwrap();
         if let Some(header) = line.trim().strip_prefix("Authorization: ") {
             break header.to_string();
         }
@@ -102,41 +99,24 @@ async fn openapi_describes_every_route() {
         ("/elements/api-v2/elements/{keyOrId}", &["get"]),
         ("/elements/api-v2/elements/{keyOrId}/oauth/url", &["get"]),
         ("/elements/api-v2/elements/{keyOrId}/instances", &["post"]),
-        (
-            "/elements/api-v2/instances",
-            &["get", "post", "patch", "put"],
-        ),
-        (
-            "/elements/api-v2/instances/{id}",
-            &["get", "patch", "put", "delete"],
-        ),
+        ("/elements/api-v2/instances", &["get", "post", "patch", "put"]),
+        ("/elements/api-v2/instances/{id}", &["get", "patch", "put", "delete"]),
         ("/elements/api-v2/instances/{id}/configuration", &["get"]),
         (
             "/elements/api-v2/instances/{id}/configuration/{configId}",
             &["get", "patch"],
         ),
         ("/elements/api-v2/instances/configuration", &["get"]),
-        (
-            "/elements/api-v2/instances/configuration/{configId}",
-            &["get", "patch"],
-        ),
-        (
-            "/elements/api-v2/instances/{id}/enabled",
-            &["put", "delete"],
-        ),
+        ("/elements/api-v2/instances/configuration/{configId}", &["get", "patch"]),
+        ("/elements/api-v2/instances/{id}/enabled", &["put", "delete"]),
         ("/elements/api-v2/instances/enabled", &["put", "delete"]),
         ("/elements/api-v2/openapi.json", &["get"]),
         ("/health", &["get"]),
         ("/ready", &["get"]),
     ] {
-        let item = paths
-            .get(path)
-            .unwrap_or_else(|| panic!("{path} is not described"));
+        let item = paths.get(path).unwrap_or_else(|| panic!("{path} is not described"));
         for method in methods {
-            assert!(
-                item.get(*method).is_some(),
-                "{method} {path} is not described"
-            );
+            assert!(item.get(*method).is_some(), "{method} {path} is not described");
         }
     }
     assert!(document["components"]["securitySchemes"]["authorization"].is_object());

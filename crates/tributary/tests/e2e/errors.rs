@@ -52,10 +52,7 @@ async fn raw(
 }
 
 fn message(body: &Value) -> &str {
-    assert!(
-        body["requestId"].as_str().is_some_and(|id| !id.is_empty()),
-        "{body}"
-    );
+    assert!(body["requestId"].as_str().is_some_and(|id| !id.is_empty()), "{body}");
     body["message"]
         .as_str()
         .unwrap_or_else(|| panic!("no message in {body}"))
@@ -91,14 +88,7 @@ async fn bad_requests_change_nothing(db: Database) {
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
-    let (status, body) = raw(
-        &hub,
-        Method::POST,
-        "/instances",
-        Some("application/json"),
-        huge,
-    )
-    .await;
+    let (status, body) = raw(&hub, Method::POST, "/instances", Some("application/json"), huge).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     message(&body);
 
@@ -188,16 +178,9 @@ async fn bad_requests_change_nothing(db: Database) {
             .call(Method::POST, "/instances", &hub.auth, Some(body.clone()))
             .await;
         assert_eq!(status, expected_status, "{body} → {answer}");
-        assert!(
-            message(&answer).contains(expected_message),
-            "{body} → {answer}"
-        );
+        assert!(message(&answer).contains(expected_message), "{body} → {answer}");
     }
-    assert_eq!(
-        instance_count(&hub).await,
-        0,
-        "no bad request stored anything"
-    );
+    assert_eq!(instance_count(&hub).await, 0, "no bad request stored anything");
 
     // A code the provider rejects: 400 with the provider's reason, nothing stored.
     let (status, body) = hub
@@ -211,10 +194,7 @@ async fn bad_requests_change_nothing(db: Database) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(message(&body).contains("Hootsuite rejected the authorization"));
     assert!(
-        body["providerMessage"]
-            .as_str()
-            .unwrap()
-            .contains("invalid_grant"),
+        body["providerMessage"].as_str().unwrap().contains("invalid_grant"),
         "{body}"
     );
     assert_eq!(instance_count(&hub).await, 0);
@@ -231,9 +211,7 @@ async fn bad_requests_change_nothing(db: Database) {
             "callbackUrl must be the absolute http(s) redirect URI",
         ),
     ] {
-        let (status, body) = hub
-            .get(&format!("/elements/hootsuite/oauth/url?{query}"))
-            .await;
+        let (status, body) = hub.get(&format!("/elements/hootsuite/oauth/url?{query}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
         assert!(message(&body).contains(expected), "{body}");
     }
@@ -288,10 +266,7 @@ async fn unreachable_provider_is_a_502(db: Database) {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
-    assert!(
-        message(&body).contains("Hootsuite could not be reached"),
-        "{body}"
-    );
+    assert!(message(&body).contains("Hootsuite could not be reached"), "{body}");
     assert!(message(&body).contains("Nothing was stored"));
     assert_eq!(instance_count(&hub).await, 0);
     hub.stop().await;
@@ -316,10 +291,7 @@ async fn authentication_failures(db: Database) {
             "Invalid credentials",
         ),
         (
-            Some(format!(
-                "User {}, User {}",
-                hub.user_secret, hub.user_secret
-            )),
+            Some(format!("User {}, User {}", hub.user_secret, hub.user_secret)),
             "given twice",
         ),
         (
@@ -338,10 +310,7 @@ async fn authentication_failures(db: Database) {
         assert!(message(&body).contains(expected), "{header:?}: {body}");
     }
     // Order and spacing do not matter.
-    let swapped = format!(
-        "Organization {} ,User   {}",
-        hub.org_secret, hub.user_secret
-    );
+    let swapped = format!("Organization {} ,User   {}", hub.org_secret, hub.user_secret);
     let (status, _) = hub.call(Method::GET, "/instances", &swapped, None).await;
     assert_eq!(status, StatusCode::OK);
     hub.stop().await;

@@ -49,13 +49,8 @@ async fn organizations_cannot_reach_each_other(db: Database) {
 
     // The instance token with the other organization's user is no credential.
     let globex_user = globex.split(',').next().unwrap();
-    let crossed = format!(
-        "{globex_user}, Element {}",
-        instance["token"].as_str().unwrap()
-    );
-    let (status, _) = hub
-        .call(Method::GET, &format!("/instances/{id}"), &crossed, None)
-        .await;
+    let crossed = format!("{globex_user}, Element {}", instance["token"].as_str().unwrap());
+    let (status, _) = hub.call(Method::GET, &format!("/instances/{id}"), &crossed, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     let (_, unchanged) = hub.get(&format!("/instances/{id}")).await;
@@ -69,11 +64,7 @@ async fn element_tokens_reach_only_their_instance(db: Database) {
     let first = hub.create_instance().await;
     let second = hub.create_instance().await;
     let second_id = second["id"].as_i64().unwrap();
-    let first_auth = format!(
-        "User {}, Element {}",
-        hub.user_secret,
-        first["token"].as_str().unwrap()
-    );
+    let first_auth = format!("User {}, Element {}", hub.user_secret, first["token"].as_str().unwrap());
 
     let (status, listed) = hub.call(Method::GET, "/instances", &first_auth, None).await;
     assert_eq!(status, StatusCode::OK);
@@ -86,9 +77,7 @@ async fn element_tokens_reach_only_their_instance(db: Database) {
         (Method::DELETE, format!("/instances/{second_id}/enabled")),
         (Method::DELETE, format!("/instances/{second_id}")),
     ] {
-        let (status, body) = hub
-            .call(method.clone(), &path, &first_auth, Some(json!({})))
-            .await;
+        let (status, body) = hub.call(method.clone(), &path, &first_auth, Some(json!({}))).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
     }
     // Creating instances needs the organization's credentials.
@@ -114,9 +103,7 @@ async fn element_tokens_reach_only_their_instance(db: Database) {
         globex.split(", ").nth(1).unwrap(),
         first["token"].as_str().unwrap()
     );
-    let (status, _) = hub
-        .call(Method::GET, "/instances/configuration", &mixed, None)
-        .await;
+    let (status, _) = hub.call(Method::GET, "/instances/configuration", &mixed, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     hub.stop().await;
 }

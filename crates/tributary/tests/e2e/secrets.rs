@@ -14,10 +14,7 @@ const WEBHOOK_SECRET: &str = "a1b2c3d4e5f60718";
 
 fn assert_no_secret(text: &str, secrets: &[&str], place: &str) {
     for secret in secrets {
-        assert!(
-            !text.contains(secret),
-            "{place} contains the secret {secret:?}"
-        );
+        assert!(!text.contains(secret), "{place} contains the secret {secret:?}");
     }
 }
 

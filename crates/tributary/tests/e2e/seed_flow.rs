@@ -63,10 +63,7 @@ async fn seed_flow(db: Database) {
     assert_eq!(instance["configuration"]["oauth.api.secret"], "********");
     assert_eq!(instance["configuration"]["oauth.callback.url"], callback);
     assert_eq!(instance["user"]["emailAddress"], "dev@acme.test");
-    assert_eq!(
-        instance["providerAccount"]["id"],
-        hootsuite_sim::DEFAULT_MEMBER_ID
-    );
+    assert_eq!(instance["providerAccount"]["id"], hootsuite_sim::DEFAULT_MEMBER_ID);
     assert!(instance["tokenExpiresDate"].is_string());
 
     // 4. The provider-facing webhook URL carries the Base64 of the id: nobody needs a tool.
@@ -90,22 +87,13 @@ async fn seed_flow(db: Database) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{patched}");
-    assert_eq!(
-        patched["eventsNotificationCallbackUrl"],
-        "https://mycoolapp.com/events"
-    );
-    assert_eq!(
-        patched["name"], "API Instance",
-        "PATCH leaves other fields alone"
-    );
+    assert_eq!(patched["eventsNotificationCallbackUrl"], "https://mycoolapp.com/events");
+    assert_eq!(patched["name"], "API Instance", "PATCH leaves other fields alone");
     assert_eq!(patched["configuration"]["oauth.api.secret"], "********");
 
     let (status, fetched) = hub.get(&format!("/instances/{id}")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        fetched["eventsNotificationCallbackUrl"],
-        "https://mycoolapp.com/events"
-    );
+    assert_eq!(fetched["eventsNotificationCallbackUrl"], "https://mycoolapp.com/events");
     assert_eq!(fetched["token"], token);
     hub.stop().await;
 }
@@ -132,10 +120,7 @@ async fn instance_lifecycle(db: Database) {
     let (status, entries) = hub.get(&format!("/instances/{id}/configuration")).await;
     assert_eq!(status, StatusCode::OK);
     let entries = entries.as_array().unwrap();
-    let secret = entries
-        .iter()
-        .find(|e| e["key"] == "oauth.api.secret")
-        .unwrap();
+    let secret = entries.iter().find(|e| e["key"] == "oauth.api.secret").unwrap();
     assert_eq!(secret["propertyValue"], "********");
     assert_eq!(secret["secret"], true);
     let enabled = entries
@@ -168,12 +153,7 @@ async fn instance_lifecycle(db: Database) {
     body["name"] = json!("Renamed");
     body["tags"] = json!(["a", "b"]);
     let (status, put) = hub
-        .call(
-            Method::PUT,
-            &format!("/instances/{id}"),
-            &hub.auth,
-            Some(body),
-        )
+        .call(Method::PUT, &format!("/instances/{id}"), &hub.auth, Some(body))
         .await;
     assert_eq!(status, StatusCode::OK, "{put}");
     assert_eq!(put["name"], "Renamed");
@@ -182,37 +162,20 @@ async fn instance_lifecycle(db: Database) {
 
     // Disable: the token is refused (403), the instance kept; enable again with the token.
     let (status, disabled) = hub
-        .call(
-            Method::DELETE,
-            &format!("/instances/{id}/enabled"),
-            &hub.auth,
-            None,
-        )
+        .call(Method::DELETE, &format!("/instances/{id}/enabled"), &hub.auth, None)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(disabled["disabled"], true);
     let (status, err) = hub
-        .call(
-            Method::GET,
-            &format!("/instances/{id}"),
-            &element_auth,
-            None,
-        )
+        .call(Method::GET, &format!("/instances/{id}"), &element_auth, None)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{err}");
     assert!(err["message"].as_str().unwrap().contains("disabled"));
-    let (status, enabled) = hub
-        .call(Method::PUT, "/instances/enabled", &element_auth, None)
-        .await;
+    let (status, enabled) = hub.call(Method::PUT, "/instances/enabled", &element_auth, None).await;
     assert_eq!(status, StatusCode::OK, "{enabled}");
     assert_eq!(enabled["disabled"], false);
     let (status, _) = hub
-        .call(
-            Method::GET,
-            &format!("/instances/{id}"),
-            &element_auth,
-            None,
-        )
+        .call(Method::GET, &format!("/instances/{id}"), &element_auth, None)
         .await;
     assert_eq!(status, StatusCode::OK);
 
@@ -222,12 +185,7 @@ async fn instance_lifecycle(db: Database) {
         .await;
     assert_eq!(status, StatusCode::OK, "{deleted}");
     let (status, _) = hub
-        .call(
-            Method::GET,
-            &format!("/instances/{id}"),
-            &element_auth,
-            None,
-        )
+        .call(Method::GET, &format!("/instances/{id}"), &element_auth, None)
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = hub.get(&format!("/instances/{id}")).await;
@@ -275,10 +233,7 @@ async fn reauthentication(db: Database) {
         .await;
     assert_eq!(status, StatusCode::OK, "{reauthed}");
     assert_eq!(reauthed["valid"], true);
-    assert_ne!(
-        reauthed["tokenRefreshedDate"],
-        instance["tokenRefreshedDate"]
-    );
+    assert_ne!(reauthed["tokenRefreshedDate"], instance["tokenRefreshedDate"]);
     assert_eq!(
         reauthed["token"], instance["token"],
         "the instance token survives re-authentication"

@@ -86,10 +86,7 @@ async fn organizations_and_users(db: Database) {
         orgs.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(),
         ["acme", "globex"]
     );
-    assert_eq!(
-        store.list_users(acme.user.org).await.unwrap(),
-        vec![acme.user.clone()]
-    );
+    assert_eq!(store.list_users(acme.user.org).await.unwrap(), vec![acme.user.clone()]);
 
     let hash = |s: &SecretString| CredentialHash::of(s);
     let found = store
@@ -117,11 +114,7 @@ async fn instances_round_trip(db: Database) {
     let new = new_instance(&acme.user, &token, Some(3000));
     store.insert_instance(&new).await.unwrap();
 
-    let got = store
-        .get_instance(acme.user.org, new.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let got = store.get_instance(acme.user.org, new.id).await.unwrap().unwrap();
     assert_eq!(got.name, "Primary");
     assert_eq!(got.tags, ["b", "a"], "tags keep the caller's order");
     assert_eq!(got.user, acme.user);
@@ -140,10 +133,7 @@ async fn instances_round_trip(db: Database) {
     assert_eq!(listed[0].tags, ["b", "a"]);
 
     let caller = store
-        .find_instance_caller(
-            &CredentialHash::of(&acme.user_secret),
-            &CredentialHash::of(&token),
-        )
+        .find_instance_caller(&CredentialHash::of(&acme.user_secret), &CredentialHash::of(&token))
         .await
         .unwrap()
         .unwrap();
@@ -168,29 +158,16 @@ async fn tenants_are_isolated(db: Database) {
         name: Some("hijacked".into()),
         ..Default::default()
     };
-    assert!(
-        !store
-            .update_instance(other, new.id, &change, Utc::now())
-            .await
-            .unwrap()
-    );
+    assert!(!store.update_instance(other, new.id, &change, Utc::now()).await.unwrap());
     assert!(!store.delete_instance(other, new.id).await.unwrap());
     // Another organization's user cannot use the token either.
     let foreign = store
-        .find_instance_caller(
-            &CredentialHash::of(&globex.user_secret),
-            &CredentialHash::of(&token),
-        )
+        .find_instance_caller(&CredentialHash::of(&globex.user_secret), &CredentialHash::of(&token))
         .await
         .unwrap();
     assert!(foreign.is_none());
     assert_eq!(
-        store
-            .get_instance(acme.user.org, new.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .name,
+        store.get_instance(acme.user.org, new.id).await.unwrap().unwrap().name,
         "Primary"
     );
 }
@@ -222,12 +199,7 @@ async fn updates_are_partial_and_atomic(db: Database) {
     };
     let before = store.get_instance(org, new.id).await.unwrap().unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    assert!(
-        store
-            .update_instance(org, new.id, &change, Utc::now())
-            .await
-            .unwrap()
-    );
+    assert!(store.update_instance(org, new.id, &change, Utc::now()).await.unwrap());
     let after = store.get_instance(org, new.id).await.unwrap().unwrap();
     assert_eq!(after.name, "Primary", "unchanged fields stay");
     assert_eq!(after.tags, ["x"]);
@@ -244,12 +216,7 @@ async fn updates_are_partial_and_atomic(db: Database) {
 
     // A re-authentication replaces the grant and makes the instance valid again.
     let claimed = store
-        .claim_refresh(
-            new.id,
-            "node-a",
-            Utc::now(),
-            Utc::now() + Duration::seconds(30),
-        )
+        .claim_refresh(new.id, "node-a", Utc::now(), Utc::now() + Duration::seconds(30))
         .await
         .unwrap();
     assert!(claimed.is_some());
@@ -268,21 +235,11 @@ async fn updates_are_partial_and_atomic(db: Database) {
         grant: Some(regranted),
         ..Default::default()
     };
-    assert!(
-        store
-            .update_instance(org, new.id, &reauth, Utc::now())
-            .await
-            .unwrap()
-    );
+    assert!(store.update_instance(org, new.id, &reauth, Utc::now()).await.unwrap());
     let valid = store.get_instance(org, new.id).await.unwrap().unwrap();
     assert!(valid.valid && valid.invalid_reason.is_none());
     assert_eq!(
-        store
-            .access_grant(new.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .access_token,
+        store.access_grant(new.id).await.unwrap().unwrap().access_token,
         sealed("access-2")
     );
 }
@@ -294,19 +251,10 @@ async fn deletion_cascades(db: Database) {
     let new = new_instance(&acme.user, &token, None);
     store.insert_instance(&new).await.unwrap();
     assert!(store.delete_instance(acme.user.org, new.id).await.unwrap());
-    assert!(
-        store
-            .get_instance(acme.user.org, new.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.get_instance(acme.user.org, new.id).await.unwrap().is_none());
     assert!(!store.delete_instance(acme.user.org, new.id).await.unwrap());
     let caller = store
-        .find_instance_caller(
-            &CredentialHash::of(&acme.user_secret),
-            &CredentialHash::of(&token),
-        )
+        .find_instance_caller(&CredentialHash::of(&acme.user_secret), &CredentialHash::of(&token))
         .await
         .unwrap();
     assert!(caller.is_none(), "a deleted instance's token is nobody's");
@@ -326,10 +274,7 @@ async fn refresh_leases(db: Database) {
         store.insert_instance(i).await.unwrap();
     }
     let now = Utc::now();
-    assert_eq!(
-        store.tokens_due(now, 10).await.unwrap(),
-        vec![sooner.id, later.id]
-    );
+    assert_eq!(store.tokens_due(now, 10).await.unwrap(), vec![sooner.id, later.id]);
     assert_eq!(store.tokens_due(now, 1).await.unwrap(), vec![sooner.id]);
 
     let lease = now + Duration::seconds(30);
@@ -357,37 +302,19 @@ async fn refresh_leases(db: Database) {
     let after_lease = lease + Duration::seconds(1);
     assert!(
         store
-            .claim_refresh(
-                later.id,
-                "node-b",
-                after_lease,
-                after_lease + Duration::seconds(30)
-            )
+            .claim_refresh(later.id, "node-b", after_lease, after_lease + Duration::seconds(30))
             .await
             .unwrap()
             .is_some()
     );
     // node-a lost the lease: it cannot mark the instance invalid...
-    assert!(
-        !store
-            .fail_refresh(later.id, "node-a", "stale", now)
-            .await
-            .unwrap()
-    );
+    assert!(!store.fail_refresh(later.id, "node-a", "stale", now).await.unwrap());
     // ...but the tokens it rotated are still stored, since they are the only live ones.
     let mut rotated = grant(3600, Some(3000));
     rotated.access_token = sealed("rotated");
-    store
-        .complete_refresh(later.id, "node-a", &rotated, now)
-        .await
-        .unwrap();
+    store.complete_refresh(later.id, "node-a", &rotated, now).await.unwrap();
     assert_eq!(
-        store
-            .access_grant(later.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .access_token,
+        store.access_grant(later.id).await.unwrap().unwrap().access_token,
         sealed("rotated")
     );
     assert!(
@@ -398,10 +325,7 @@ async fn refresh_leases(db: Database) {
             .is_none(),
         "node-b still holds it"
     );
-    store
-        .complete_refresh(later.id, "node-b", &rotated, now)
-        .await
-        .unwrap();
+    store.complete_refresh(later.id, "node-b", &rotated, now).await.unwrap();
     assert!(
         store
             .claim_refresh(later.id, "node-c", now, lease)
@@ -423,10 +347,7 @@ async fn refresh_leases(db: Database) {
         .unwrap();
     assert!(store.tokens_due(now, 10).await.unwrap().is_empty());
     assert_eq!(
-        store
-            .tokens_due(now + Duration::seconds(61), 10)
-            .await
-            .unwrap(),
+        store.tokens_due(now + Duration::seconds(61), 10).await.unwrap(),
         vec![sooner.id]
     );
 }
@@ -442,23 +363,13 @@ async fn concurrent_claims_have_one_winner(db: Database) {
         let store = store.clone();
         tasks.spawn(async move {
             store
-                .claim_refresh(
-                    new.id,
-                    &format!("node-{n}"),
-                    now,
-                    now + Duration::seconds(30),
-                )
+                .claim_refresh(new.id, &format!("node-{n}"), now, now + Duration::seconds(30))
                 .await
                 .unwrap()
                 .is_some()
         });
     }
-    let winners = tasks
-        .join_all()
-        .await
-        .into_iter()
-        .filter(|won| *won)
-        .count();
+    let winners = tasks.join_all().await.into_iter().filter(|won| *won).count();
     assert_eq!(winners, 1);
 }
 
@@ -466,20 +377,8 @@ async fn unknown_ids_are_absent(db: Database) {
     let store = db.store().await;
     let acme = tenant(store.as_ref(), "acme").await;
     let missing = InstanceId::random();
-    assert!(
-        store
-            .get_instance(acme.user.org, missing)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .get_instance(OrgId::random(), missing)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.get_instance(acme.user.org, missing).await.unwrap().is_none());
+    assert!(store.get_instance(OrgId::random(), missing).await.unwrap().is_none());
     assert!(store.access_grant(missing).await.unwrap().is_none());
     assert!(
         store

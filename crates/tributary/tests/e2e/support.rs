@@ -20,8 +20,7 @@ use tributary::{
 
 /// The PostgreSQL server the suite uses; it must be reachable (the suite never skips it).
 pub fn postgres_url() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// A database for one test, removed when dropped (SQLite) or left for inspection in a
@@ -41,7 +40,10 @@ impl Database {
     pub async fn postgres() -> Self {
         let schema = format!("t_{}", hex::encode(rand::random::<[u8; 6]>()));
         let mut admin = sqlx::PgConnection::connect(&postgres_url()).await.unwrap_or_else(|e| {
-            panic!("PostgreSQL at {} is unreachable ({e}); the suite needs it (set TEST_POSTGRES_URL)", postgres_url())
+            panic!(
+                "PostgreSQL at {} is unreachable ({e}); the suite needs it (set TEST_POSTGRES_URL)",
+                postgres_url()
+            )
         });
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
             .execute(&mut admin)
@@ -88,21 +90,19 @@ impl Database {
             }
             Database::Postgres { schema } => {
                 let mut conn = sqlx::PgConnection::connect(&postgres_url()).await.unwrap();
-                let tables: Vec<(String,)> = sqlx::query_as(
-                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
-                )
-                .bind(schema)
-                .fetch_all(&mut conn)
-                .await
-                .unwrap();
+                let tables: Vec<(String,)> =
+                    sqlx::query_as("SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1")
+                        .bind(schema)
+                        .fetch_all(&mut conn)
+                        .await
+                        .unwrap();
                 let mut text = String::new();
                 for (table,) in tables {
-                    let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                        "SELECT t::text FROM {schema}.{table} t"
-                    )))
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap();
+                    let rows: Vec<(String,)> =
+                        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT t::text FROM {schema}.{table} t")))
+                            .fetch_all(&mut conn)
+                            .await
+                            .unwrap();
                     for (row,) in rows {
                         text.push_str(&row);
                         text.push('\n');
@@ -154,15 +154,9 @@ impl Hub {
         let (org, org_secret) = tenants::create_organization(state.store.as_ref(), "Acme")
             .await
             .unwrap();
-        let (_, user_secret) = tenants::create_user(
-            state.store.as_ref(),
-            org.id,
-            "dev@acme.test",
-            "Dev",
-            "Eloper",
-        )
-        .await
-        .unwrap();
+        let (_, user_secret) = tenants::create_user(state.store.as_ref(), org.id, "dev@acme.test", "Dev", "Eloper")
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let running = app::start(state, listener).expect("hub");
         let user_secret = user_secret.expose_secret().to_string();
@@ -187,10 +181,9 @@ impl Hub {
     pub async fn other_tenant(&self) -> String {
         let store = self.running.state.store.as_ref();
         let (org, org_secret) = tenants::create_organization(store, "Globex").await.unwrap();
-        let (_, user_secret) =
-            tenants::create_user(store, org.id, "ops@globex.test", "Op", "Erator")
-                .await
-                .unwrap();
+        let (_, user_secret) = tenants::create_user(store, org.id, "ops@globex.test", "Op", "Erator")
+            .await
+            .unwrap();
         format!(
             "User {}, Organization {}",
             user_secret.expose_secret(),
@@ -203,13 +196,7 @@ impl Hub {
     }
 
     /// Calls the hub's API with `auth`, returning status and JSON body.
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        auth: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
+    pub async fn call(&self, method: Method, path: &str, auth: &str, body: Option<Value>) -> (StatusCode, Value) {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -220,8 +207,7 @@ impl Hub {
         let response = request.send().await.expect("hub answers");
         let status = response.status();
         let text = response.text().await.unwrap();
-        let json = serde_json::from_str(&text)
-            .unwrap_or_else(|_| panic!("non-JSON body ({status}): {text:?}"));
+        let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body ({status}): {text:?}"));
         (status, json)
     }
 
@@ -289,18 +275,12 @@ impl Hub {
 
     /// The simulator's control API.
     pub async fn sim_control(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self
-            .http
-            .request(method, format!("{}/_sim{path}", self.sim.base_url()));
+        let mut request = self.http.request(method, format!("{}/_sim{path}", self.sim.base_url()));
         if let Some(body) = body {
             request = request.json(&body);
         }
         let response = request.send().await.expect("simulator answers");
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
+        assert!(response.status().is_success(), "{path}: {}", response.status());
         response.json().await.unwrap()
     }
 
@@ -308,19 +288,9 @@ impl Hub {
     pub async fn stored_access_token(&self, id: i64) -> String {
         let cipher = Cipher::new(&MasterKey::from_base64(&self.master_key).unwrap());
         let id = InstanceId::from_stored(id);
-        let grant = self
-            .running
-            .state
-            .store
-            .access_grant(id)
-            .await
-            .unwrap()
-            .unwrap();
+        let grant = self.running.state.store.access_grant(id).await.unwrap().unwrap();
         let token = cipher
-            .open(
-                &grant.access_token,
-                &sealing::context(id, Field::AccessToken),
-            )
+            .open(&grant.access_token, &sealing::context(id, Field::AccessToken))
             .unwrap();
         token.expose_secret().to_string()
     }
@@ -405,10 +375,7 @@ pub async fn decide(http: &reqwest::Client, oauth_url: &str, decision: &str) -> 
     let html = page.text().await.unwrap();
     let mut form = hidden_inputs(&html);
     form.push(("decision".into(), decision.into()));
-    let action = url::Url::parse(oauth_url)
-        .unwrap()
-        .join("/oauth2/auth")
-        .unwrap();
+    let action = url::Url::parse(oauth_url).unwrap().join("/oauth2/auth").unwrap();
     let response = http.post(action).form(&form).send().await.unwrap();
     assert_eq!(
         response.status(),

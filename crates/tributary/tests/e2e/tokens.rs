@@ -59,15 +59,9 @@ async fn rotation_across_expiry(db: Database) {
         done.iter().all(|r| r["outcome"] == "ok"),
         "every refresh used a live refresh token: {done:?}"
     );
-    let fingerprints: std::collections::HashSet<_> = done
-        .iter()
-        .map(|r| r["refreshTokenFingerprint"].clone())
-        .collect();
-    assert_eq!(
-        fingerprints.len(),
-        done.len(),
-        "no refresh token was used twice"
-    );
+    let fingerprints: std::collections::HashSet<_> =
+        done.iter().map(|r| r["refreshTokenFingerprint"].clone()).collect();
+    assert_eq!(fingerprints.len(), done.len(), "no refresh token was used twice");
 
     let (_, now) = hub.get(&format!("/instances/{id}")).await;
     assert_eq!(now["valid"], true);
@@ -157,12 +151,7 @@ async fn reused_code_revokes_the_first_grant(db: Database) {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{second}");
-    assert!(
-        second["providerMessage"]
-            .as_str()
-            .unwrap()
-            .contains("invalid_grant")
-    );
+    assert!(second["providerMessage"].as_str().unwrap().contains("invalid_grant"));
     // Hootsuite revokes what the first exchange granted: the first instance finds out at its
     // next refresh and says so.
     let id = first["id"].as_i64().unwrap();

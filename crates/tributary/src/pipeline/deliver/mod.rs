@@ -1,0 +1,363 @@
+//! Deliver: send stored notifications to callback URLs, signed, at least once, with retries.
+//!
+//! A worker claims due deliveries with a lease (several hub processes share the work; a
+//! crashed one's deliveries come back when its leases run out), sends each outside any
+//! transaction, then records the attempt and the delivery's next step in one transaction.
+//! New work wakes the worker at once; otherwise it sleeps until the next delivery is due.
+
+pub mod retry;
+pub mod signing;
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use reqwest::{StatusCode, header};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use self::retry::{RetryPolicy, parse_retry_after};
+use crate::{
+    crypto::Cipher,
+    instances::{
+        configuration::{CALLBACK_URL, plain_value},
+        sealing::{self, Field},
+    },
+    metrics::{DeliveryCount, Metrics},
+    store::{
+        self, ClaimedDelivery, DeliveryOutcome, EventTarget, FailurePolicy, NewAttempt, NextStep, Store, StoreError,
+    },
+};
+
+const SIGNATURE_KEY: &str = "event.notification.signature.key";
+const CALLBACK_HEADERS: &str = "event.notification.callback.headers";
+const BASIC_USERNAME: &str = "event.notification.basic.username";
+const BASIC_PASSWORD: &str = "event.notification.basic.password";
+/// How much of a callback's answer is kept with the attempt.
+const RESPONSE_KEPT: usize = 4096;
+/// The longest the worker sleeps without looking for due deliveries.
+const IDLE_LOOK: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub struct DispatcherConfig {
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    /// Notifications in flight at once, per hub process.
+    pub concurrency: usize,
+}
+
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    cipher: Arc<Cipher>,
+    metrics: Arc<Metrics>,
+    http: reqwest::Client,
+    config: DispatcherConfig,
+    node: String,
+}
+
+/// What one attempt came to, before deciding what happens next.
+enum Answer {
+    Success,
+    Gone,
+    Failure { retry_after: Option<Duration> },
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<dyn Store>,
+        cipher: Arc<Cipher>,
+        metrics: Arc<Metrics>,
+        http: reqwest::Client,
+        config: DispatcherConfig,
+        node: String,
+    ) -> Self {
+        Self {
+            store,
+            cipher,
+            metrics,
+            http,
+            config,
+            node,
+        }
+    }
+
+    /// A lease outlives the request it covers, so another worker never takes over a
+    /// delivery that is still being sent.
+    fn lease(&self) -> Duration {
+        self.config.timeout * 2 + Duration::from_secs(30)
+    }
+
+    /// Claims and sends due deliveries until `shutdown`, then lets in-flight ones finish.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut in_flight = JoinSet::new();
+        loop {
+            while in_flight.try_join_next().is_some() {}
+            let free = self.config.concurrency.saturating_sub(in_flight.len());
+            if free == 0 {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    _ = in_flight.join_next() => {}
+                }
+                continue;
+            }
+            let now = store::now();
+            let claimed = match self
+                .store
+                .claim_deliveries(
+                    &self.node,
+                    now,
+                    now + self.lease(),
+                    u32::try_from(free).unwrap_or(u32::MAX),
+                )
+                .await
+            {
+                Ok(claimed) => claimed,
+                Err(error) => {
+                    tracing::warn!(%error, "could not claim deliveries");
+                    Vec::new()
+                }
+            };
+            let full = claimed.len() == free;
+            for delivery in claimed {
+                in_flight.spawn(self.clone().deliver(delivery));
+            }
+            if full {
+                continue;
+            }
+            let nap = match self.store.next_delivery_at().await {
+                Ok(Some(at)) => (at - store::now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .clamp(Duration::from_millis(5), IDLE_LOOK),
+                _ => IDLE_LOOK,
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.store.delivery_wakeup() => {}
+                () = tokio::time::sleep(nap) => {}
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            }
+        }
+        while in_flight.join_next().await.is_some() {}
+    }
+
+    async fn deliver(self: Arc<Self>, delivery: ClaimedDelivery) {
+        if let Err(error) = self.try_deliver(&delivery).await {
+            // The lease runs out and the delivery is tried again: nothing is lost.
+            tracing::warn!(delivery = %delivery.id, %error, "could not record a delivery");
+        }
+    }
+
+    async fn try_deliver(&self, delivery: &ClaimedDelivery) -> Result<(), StoreError> {
+        let Some(target) = self.store.event_target(delivery.instance).await? else {
+            // The instance was deleted, and its deliveries with it.
+            return Ok(());
+        };
+        // A notification that cannot be sent now is parked, with the reason on record as a
+        // non-attempt, until someone releases it.
+        let park = |reason: String| DeliveryOutcome {
+            id: delivery.id,
+            event: delivery.event,
+            instance: delivery.instance,
+            owner: self.node.clone(),
+            attempt: Some(NewAttempt {
+                at: store::now(),
+                status_code: None,
+                latency_ms: 0,
+                error: Some(format!("not sent: {reason}")),
+                response_body: None,
+            }),
+            next: NextStep::Queued,
+            deactivate: None,
+            now: store::now(),
+        };
+        let request = if !target.subscription_active {
+            Err("the subscription is deactivated".to_string())
+        } else {
+            match plain_value(&target.config, CALLBACK_URL) {
+                None => Err("no event.notification.callback.url is configured".to_string()),
+                Some(url) => self.request(&target, url, delivery).await,
+            }
+        };
+        let request = match request {
+            Ok(request) => request,
+            Err(reason) => {
+                self.metrics.delivery(DeliveryCount::Queued, None);
+                return self.store.finish_delivery(&park(reason)).await;
+            }
+        };
+        let started = store::now();
+        let clock = tokio::time::Instant::now();
+        let (answer, status_code, error, response_body) = match self.http.execute(request).await {
+            Ok(response) => {
+                let status = response.status();
+                let retry_after = response
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, Utc::now()))
+                    .filter(|_| matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE));
+                let body = read_limited(response).await;
+                let answer = if status.is_success() {
+                    Answer::Success
+                } else if status == StatusCode::GONE {
+                    Answer::Gone
+                } else {
+                    Answer::Failure { retry_after }
+                };
+                let error = (!status.is_success()).then(|| format!("HTTP {status}"));
+                (answer, Some(status.as_u16()), error, Some(body))
+            }
+            Err(error) => (
+                Answer::Failure { retry_after: None },
+                None,
+                Some(describe(&error)),
+                None,
+            ),
+        };
+        let latency = clock.elapsed();
+        let attempt = NewAttempt {
+            at: started,
+            status_code,
+            latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            error,
+            response_body,
+        };
+        let (next, deactivate, count) = match answer {
+            Answer::Success => (NextStep::Delivered, None, DeliveryCount::Delivered),
+            Answer::Gone => (
+                NextStep::Queued,
+                Some(format!(
+                    "the callback answered 410 Gone for delivery {}; reactivate after fixing it",
+                    delivery.id
+                )),
+                DeliveryCount::Queued,
+            ),
+            Answer::Failure { .. } if target.failure_policy == FailurePolicy::Queue => {
+                (NextStep::Queued, None, DeliveryCount::Queued)
+            }
+            Answer::Failure { retry_after } => match self.config.retry.delay_after(delivery.attempt, retry_after) {
+                Some(delay) => (NextStep::RetryAt(store::now() + delay), None, DeliveryCount::Retried),
+                None => (
+                    NextStep::Failed,
+                    Some(format!(
+                        "delivery {} failed {} times; later events wait as queued until the subscription is reactivated",
+                        delivery.id, delivery.attempt
+                    )),
+                    DeliveryCount::Failed,
+                ),
+            },
+        };
+        self.metrics.delivery(count, Some(latency));
+        self.store
+            .finish_delivery(&DeliveryOutcome {
+                id: delivery.id,
+                event: delivery.event,
+                instance: delivery.instance,
+                owner: self.node.clone(),
+                attempt: Some(attempt),
+                next,
+                deactivate,
+                now: store::now(),
+            })
+            .await
+    }
+
+    /// The signed request for one attempt; an error says why it cannot be sent at all.
+    async fn request(
+        &self,
+        target: &EventTarget,
+        url: &str,
+        delivery: &ClaimedDelivery,
+    ) -> Result<reqwest::Request, String> {
+        let id = delivery.id.to_string();
+        let body = delivery.payload.as_bytes();
+        let timestamp = Utc::now().timestamp();
+        let secret = |key: &str| {
+            sealing::config_value(&self.cipher, target.instance, &target.config, key)
+                .map_err(|e| format!("{key} could not be opened: {e}"))
+        };
+        let sealed = self
+            .store
+            .signing_secrets(target.instance, store::now())
+            .await
+            .map_err(|e| e.to_string())?;
+        let secrets = sealed
+            .iter()
+            .map(|s| {
+                self.cipher
+                    .open(s, &sealing::context(target.instance, Field::SigningSecret))
+            })
+            .collect::<Result<Vec<SecretString>, _>>()
+            .map_err(|e| format!("a signing secret could not be opened: {e}"))?;
+        let mut request = self
+            .http
+            .post(url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("Elements-Webhook-Id", &id)
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", timestamp.to_string());
+        if !secrets.is_empty() {
+            request = request.header(
+                "webhook-signature",
+                signing::standard_signature(&secrets, &id, timestamp, body),
+            );
+        }
+        if let Some(key) = secret(SIGNATURE_KEY)? {
+            request = request.header("Elements-Webhook-Signature", signing::elements_signature(&key, body));
+        }
+        if let Some(headers) = plain_value(&target.config, CALLBACK_HEADERS) {
+            let extra: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(headers).map_err(|e| format!("{CALLBACK_HEADERS}: {e}"))?;
+            for (name, value) in extra {
+                if let Some(value) = value.as_str() {
+                    request = request.header(name, value);
+                }
+            }
+        }
+        if let Some(username) = plain_value(&target.config, BASIC_USERNAME) {
+            let password = secret(BASIC_PASSWORD)?;
+            request = request.basic_auth(username, password.as_ref().map(|p| p.expose_secret()));
+        }
+        request
+            .body(delivery.payload.clone())
+            .build()
+            .map_err(|e| format!("the request could not be built: {e}"))
+    }
+}
+
+/// The start of a response body, as text, without reading more than is kept.
+async fn read_limited(mut response: reqwest::Response) -> String {
+    let mut kept = Vec::new();
+    while kept.len() < RESPONSE_KEPT {
+        match response.chunk().await {
+            Ok(Some(chunk)) => kept.extend_from_slice(&chunk[..chunk.len().min(RESPONSE_KEPT - kept.len())]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+/// Why a request got no answer, without the URL's query (it may carry secrets).
+fn describe(error: &reqwest::Error) -> String {
+    let what = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else if error.is_redirect() {
+        "redirected (redirects are not followed)"
+    } else {
+        "request failed"
+    };
+    let mut cause = String::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        cause = inner.to_string();
+        source = inner.source();
+    }
+    if cause.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what}: {cause}")
+    }
+}

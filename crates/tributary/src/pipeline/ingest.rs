@@ -1,0 +1,204 @@
+//! The outbox: what a source found becomes one stored event with its notifications, in one
+//! transaction, before anyone is told it was received.
+//!
+//! Here the hub decides what an event is worth: ignored (a ping, a disabled instance,
+//! events turned off), a duplicate (every item delivered before), or notifications to send
+//! (or to park, while the instance's subscription is off).
+
+use std::{collections::HashSet, sync::Arc};
+
+use serde_json::value::RawValue;
+
+use super::{
+    normalize::{Item, NormalizedEvent},
+    notification,
+};
+use crate::{
+    ids::EventId,
+    instances::configuration::{EVENTS_ENABLED, plain_value},
+    metrics::Metrics,
+    store::{
+        DeliveryStatus, EventRecord, EventSource, EventStatus, EventTarget, NewDelivery, NewEvent, Recorded, Store,
+        StoreError, Timestamp,
+    },
+};
+
+/// What a source received for one instance.
+pub struct Arrival<'a> {
+    pub target: &'a EventTarget,
+    pub source: EventSource,
+    /// The provider's body (webhooks) or the records found (polling), as JSON.
+    pub raw: &'a RawValue,
+    pub items: Vec<Item>,
+    pub received_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub event: EventId,
+    pub status: EventStatus,
+    pub notifications: usize,
+}
+
+pub struct Ingest {
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+}
+
+impl Ingest {
+    pub fn new(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Self {
+        Self { store, metrics }
+    }
+
+    /// Stores the arrival; once this returns, it is durable.
+    pub async fn accept(&self, arrival: Arrival<'_>) -> Result<Accepted, StoreError> {
+        let mut delivered_before = HashSet::new();
+        loop {
+            let event = plan(&arrival, &delivered_before);
+            match self.store.record_event(&event).await? {
+                Recorded::Stored => {
+                    self.metrics
+                        .event(&arrival.target.element_key, arrival.source, event.status);
+                    return Ok(Accepted {
+                        event: event.id,
+                        status: event.status,
+                        notifications: event.deliveries.len(),
+                    });
+                }
+                // A concurrent request (the provider retrying) stored some of the same
+                // items first; they are its to deliver.
+                Recorded::SequencesTaken(taken) => delivered_before.extend(taken),
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("event {0} has no event objects to deliver (a ping or an empty body)")]
+    Nothing(EventId),
+    #[error("event {0} not found")]
+    NotFound(EventId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Ingest {
+    /// Sends a stored event again as new notifications, with new ids (a receiver that
+    /// deduplicates on the id would otherwise drop what was asked for on purpose).
+    pub async fn replay(&self, target: &EventTarget, event: &EventRecord) -> Result<usize, ReplayError> {
+        let events: Vec<NormalizedEvent> = serde_json::from_str(&event.normalized)
+            .map_err(|e| StoreError::Corrupt(format!("normalized events of {}: {e}", event.id)))?;
+        if events.is_empty() {
+            return Err(ReplayError::Nothing(event.id));
+        }
+        let raw = RawValue::from_string(event.raw.clone())
+            .map_err(|e| StoreError::Corrupt(format!("raw body of {}: {e}", event.id)))?;
+        let now = crate::store::now();
+        let deliveries: Vec<NewDelivery> = notification::build(target, event.id, event.source, &raw, &events, now)
+            .into_iter()
+            .map(|n| NewDelivery {
+                id: n.id,
+                payload: n.payload,
+                status: DeliveryStatus::Pending,
+                next_attempt_at: Some(now),
+            })
+            .collect();
+        if self
+            .store
+            .add_deliveries(target.org, target.instance, event.id, &deliveries, now)
+            .await?
+        {
+            Ok(deliveries.len())
+        } else {
+            Err(ReplayError::NotFound(event.id))
+        }
+    }
+}
+
+fn plan(arrival: &Arrival<'_>, delivered_before: &HashSet<String>) -> NewEvent {
+    let target = arrival.target;
+    let all: Vec<&NormalizedEvent> = arrival
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Event { event, .. } => Some(event),
+            Item::Ping => None,
+        })
+        .collect();
+    let fresh: Vec<(Option<&String>, &NormalizedEvent)> = arrival
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Event { sequence, event } if sequence.as_ref().is_none_or(|s| !delivered_before.contains(s)) => {
+                Some((sequence.as_ref(), event))
+            }
+            _ => None,
+        })
+        .collect();
+    let ignored = if target.disabled {
+        Some("the instance is disabled")
+    } else if plain_value(&target.config, EVENTS_ENABLED) != Some("true") {
+        Some("events are not enabled for the instance (event.notification.enabled)")
+    } else if all.is_empty() && !arrival.items.is_empty() {
+        Some("ping")
+    } else if all.is_empty() {
+        Some("no events in the body")
+    } else {
+        None
+    };
+    let id = EventId::new();
+    let (status, note, sequences, deliveries) = match ignored {
+        Some(reason) => (EventStatus::Ignored, Some(reason.to_string()), Vec::new(), Vec::new()),
+        None if fresh.is_empty() => (
+            EventStatus::Duplicate,
+            Some("every event was received before".to_string()),
+            Vec::new(),
+            Vec::new(),
+        ),
+        None => {
+            let events: Vec<NormalizedEvent> = fresh.iter().map(|(_, e)| (*e).clone()).collect();
+            let parked = !target.subscription_active;
+            let deliveries = notification::build(target, id, arrival.source, arrival.raw, &events, arrival.received_at)
+                .into_iter()
+                .map(|n| NewDelivery {
+                    id: n.id,
+                    payload: n.payload,
+                    status: if parked {
+                        DeliveryStatus::Queued
+                    } else {
+                        DeliveryStatus::Pending
+                    },
+                    next_attempt_at: (!parked).then_some(arrival.received_at),
+                })
+                .collect();
+            let (status, note) = if parked {
+                (
+                    EventStatus::Queued,
+                    Some("the subscription is deactivated; reactivate it to deliver".to_string()),
+                )
+            } else {
+                (EventStatus::Received, None)
+            };
+            (
+                status,
+                note,
+                fresh.iter().filter_map(|(s, _)| s.cloned()).collect(),
+                deliveries,
+            )
+        }
+    };
+    NewEvent {
+        id,
+        instance: target.instance,
+        org: target.org,
+        source: arrival.source,
+        status,
+        note,
+        received_at: arrival.received_at,
+        raw: arrival.raw.get().to_string(),
+        normalized: serde_json::to_string(&all).expect("normalized events serialize"),
+        sequences,
+        deliveries,
+    }
+}

@@ -1,0 +1,284 @@
+//! Normalize: a provider's webhook body → Cloud Elements' standard event objects
+//! (`objectType`, `objectId`, `eventType`, `elementKey`, `hubKey`, `date`), driven entirely
+//! by the element definition's `[webhook]` rules. Nothing here knows any provider.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::elements::{BatchShape, Element, EventType, Webhook};
+
+/// One normalized event object, as delivered in `message.events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NormalizedEvent {
+    pub element_key: String,
+    pub hub_key: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub event_type: EventType,
+    /// ISO-8601 UTC: the provider's timestamp, or the time of receipt.
+    pub date: String,
+    /// The vendor's state of the object (e.g. `SCHEDULED`), when it has one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub state: Option<String>,
+}
+
+/// One item of a provider body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// A liveness check: recorded, never forwarded, never deduplicated.
+    Ping,
+    Event {
+        /// The provider's sequence number, for deduplication.
+        sequence: Option<String>,
+        event: NormalizedEvent,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NormalizeError(String);
+
+/// Normalizes a webhook body already parsed as JSON.
+pub fn webhook(element: &Element, body: &Value, received_at: DateTime<Utc>) -> Result<Vec<Item>, NormalizeError> {
+    let rules = element
+        .webhook
+        .as_ref()
+        .ok_or_else(|| NormalizeError(format!("{} does not send webhooks", element.name)))?;
+    let items: Vec<&Value> = match (rules.batch, body) {
+        (BatchShape::Array, Value::Array(items)) => items.iter().collect(),
+        (BatchShape::Array, _) => {
+            return Err(NormalizeError(format!(
+                "expected a JSON array of {} events, got {}",
+                element.name,
+                kind(body)
+            )));
+        }
+        (BatchShape::Single, Value::Object(_)) => vec![body],
+        (BatchShape::Single, _) => return Err(NormalizeError(format!("expected a JSON object, got {}", kind(body)))),
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            one(element, rules, item, received_at).map_err(|e| NormalizeError(format!("event {index}: {e}")))
+        })
+        .collect()
+}
+
+fn one(element: &Element, rules: &Webhook, item: &Value, received_at: DateTime<Utc>) -> Result<Item, String> {
+    if !item.is_object() {
+        return Err(format!("expected an object, got {}", kind(item)));
+    }
+    let event_type =
+        text_at(item, &rules.type_pointer)?.ok_or_else(|| format!("{} is missing", field(&rules.type_pointer)))?;
+    if rules.ping_types.contains(&event_type) {
+        return Ok(Item::Ping);
+    }
+    let sequence = rules
+        .sequence_pointer
+        .as_deref()
+        .map(|p| text_at(item, p))
+        .transpose()?
+        .flatten();
+    let state = rules
+        .state_pointer
+        .as_deref()
+        .map(|p| text_at(item, p))
+        .transpose()?
+        .flatten();
+    let date = rules
+        .date_pointer
+        .as_deref()
+        .and_then(|p| item.pointer(p))
+        .and_then(Value::as_str)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map_or(received_at, |t| t.with_timezone(&Utc))
+        .to_rfc3339_opts(SecondsFormat::Millis, true);
+    let (object_type, object_id, kind_of_change) = match rules.mappings.iter().find(|m| m.event_type == event_type) {
+        Some(mapping) => {
+            let id = text_at(item, &mapping.object_id_pointer)?
+                .ok_or_else(|| format!("{} is missing", field(&mapping.object_id_pointer)))?;
+            let change = state
+                .as_deref()
+                .and_then(|s| mapping.event_types.get(s))
+                .copied()
+                .unwrap_or(mapping.default_event_type);
+            (mapping.object_type.clone(), id, change)
+        }
+        None => (
+            unknown_object_type(rules, &event_type),
+            String::new(),
+            EventType::Unknown,
+        ),
+    };
+    Ok(Item::Event {
+        sequence,
+        event: NormalizedEvent {
+            element_key: element.key.clone(),
+            hub_key: element.hub.clone(),
+            object_type,
+            object_id,
+            event_type: kind_of_change,
+            date,
+            state,
+        },
+    })
+}
+
+/// `com.hootsuite.teams.event.v1` with prefix `com.hootsuite.` → `teams`.
+fn unknown_object_type(rules: &Webhook, event_type: &str) -> String {
+    let name = rules
+        .unknown_type_prefix
+        .as_deref()
+        .and_then(|prefix| event_type.strip_prefix(prefix))
+        .unwrap_or(event_type);
+    name.split('.')
+        .next()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(event_type)
+        .to_string()
+}
+
+/// A scalar at `pointer` as text; numbers are accepted for ids and sequence numbers.
+fn text_at(item: &Value, pointer: &str) -> Result<Option<String>, String> {
+    match item.pointer(pointer) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(format!("{} must be a string, got {}", field(pointer), kind(other))),
+    }
+}
+
+/// `/data/message/id` → `data.message.id`, as people write it.
+fn field(pointer: &str) -> String {
+    pointer.trim_start_matches('/').replace('/', ".")
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::elements::Registry;
+
+    fn normalize(body: Value) -> Result<Vec<Item>, NormalizeError> {
+        let registry = Registry::builtin(&Default::default()).unwrap();
+        let received = DateTime::parse_from_rfc3339("2026-01-02T03:04:05.678Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        webhook(registry.find("hootsuite").unwrap(), &body, received)
+    }
+
+    fn event(item: &Item) -> &NormalizedEvent {
+        match item {
+            Item::Event { event, .. } => event,
+            Item::Ping => panic!("a ping"),
+        }
+    }
+
+    #[test]
+    fn message_events_become_messages_updates_or_deletes() {
+        let items = normalize(json!([
+            {"seq_no": "1684272788542", "type": "com.hootsuite.messages.event.v1",
+             "data": {"state": "PENDING_APPROVAL", "organization": {"id": "776781"},
+                      "message": {"id": "4094517701"}, "timestamp": "2016-07-19T21:51:32.175Z"}},
+            {"seq_no": "1684272788543", "type": "com.hootsuite.messages.event.v1",
+             "data": {"state": "DELETED", "message": {"id": "4094517701"}, "timestamp": "2016-07-19T22:00:00Z"}}
+        ]))
+        .unwrap();
+        assert_eq!(
+            items[0],
+            Item::Event {
+                sequence: Some("1684272788542".into()),
+                event: NormalizedEvent {
+                    element_key: "hootsuite".into(),
+                    hub_key: "social".into(),
+                    object_type: "messages".into(),
+                    object_id: "4094517701".into(),
+                    event_type: EventType::Updated,
+                    date: "2016-07-19T21:51:32.175Z".into(),
+                    state: Some("PENDING_APPROVAL".into()),
+                }
+            }
+        );
+        assert_eq!(event(&items[1]).event_type, EventType::Deleted);
+        assert_eq!(event(&items[1]).date, "2016-07-19T22:00:00.000Z");
+    }
+
+    #[test]
+    fn comments_and_apps() {
+        let items = normalize(json!([
+            {"seq_no": "1", "type": "com.hootsuite.comments.event.v1",
+             "data": {"state": "FAILED", "comment": {"id": "4138476039"}, "timestamp": "2019-03-20T10:00:00.000Z"}},
+            {"seq_no": "2", "type": "com.hootsuite.apps.event.v1", "data": {"state": "INSTALLED", "app": {"id": "12345"}}},
+            {"seq_no": "3", "type": "com.hootsuite.apps.event.v1", "data": {"state": "UNINSTALLED", "app": {"id": 12345}}}
+        ]))
+        .unwrap();
+        let comment = event(&items[0]);
+        assert_eq!(
+            (comment.object_type.as_str(), comment.object_id.as_str()),
+            ("comments", "4138476039")
+        );
+        assert_eq!(comment.event_type, EventType::Updated);
+        assert_eq!(event(&items[1]).event_type, EventType::Created);
+        assert_eq!(
+            event(&items[1]).date,
+            "2026-01-02T03:04:05.678Z",
+            "no timestamp: the time of receipt"
+        );
+        assert_eq!(event(&items[2]).event_type, EventType::Deleted);
+        assert_eq!(event(&items[2]).object_id, "12345", "numeric ids become text");
+    }
+
+    #[test]
+    fn unknown_types_and_pings() {
+        let items = normalize(json!([
+            {"type": "com.hootsuite.ping.event.v1", "data": {}},
+            {"seq_no": "9", "type": "com.hootsuite.teams.event.v2", "data": {"state": "CREATED"}},
+            {"seq_no": "10", "type": "other", "data": {}}
+        ]))
+        .unwrap();
+        assert_eq!(items[0], Item::Ping);
+        assert_eq!(event(&items[1]).object_type, "teams");
+        assert_eq!(event(&items[1]).event_type, EventType::Unknown);
+        assert_eq!(event(&items[1]).state.as_deref(), Some("CREATED"));
+        assert_eq!(event(&items[2]).object_type, "other");
+    }
+
+    #[test]
+    fn malformed_bodies_say_where() {
+        for (body, expected) in [
+            (
+                json!({"type": "x"}),
+                "expected a JSON array of Hootsuite events, got an object",
+            ),
+            (json!([1]), "event 0: expected an object, got a number"),
+            (json!([{"data": {}}]), "event 0: type is missing"),
+            (
+                json!([{"type": "com.hootsuite.messages.event.v1", "data": {"state": "SENT"}}]),
+                "event 0: data.message.id is missing",
+            ),
+            (
+                json!([{"type": "com.hootsuite.messages.event.v1", "data": {"message": {"id": {"x": 1}}}}]),
+                "event 0: data.message.id must be a string, got an object",
+            ),
+            (json!([{"type": ["a"]}]), "event 0: type must be a string, got an array"),
+        ] {
+            assert_eq!(normalize(body).unwrap_err().to_string(), expected);
+        }
+        assert_eq!(normalize(json!([])).unwrap(), vec![]);
+    }
+}

@@ -1,0 +1,247 @@
+//! Source: the provider's webhooks. `POST /elements/api-v2/events/{elementKey}/{Base64 id}`
+//! (or `POST …/events/{elementKey}` with `Element-Instances: <id>[,<id>…]`).
+//!
+//! The answer is 200 with an empty body only once the event is durably stored; a database
+//! that cannot take it answers 503 so the provider retries. Unknown instances get 404, bad
+//! bodies 400 and bad signatures 401, and none of those store anything.
+//!
+//! Security: Hootsuite's REST webhooks are unsigned, so the URL is the credential. Instance
+//! ids are random 53-bit numbers, not sequential, so URLs cannot be guessed; an instance can
+//! also require the provider's signature by configuring its webhook secret.
+
+use axum::{
+    body::Bytes,
+    extract::{DefaultBodyLimit, Path, State, rejection::BytesRejection},
+    http::{HeaderMap, StatusCode},
+};
+use base64::{
+    Engine, alphabet,
+    engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
+};
+use serde_json::{Value, value::RawValue};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    api::error::{ApiError, ErrorBody},
+    app::AppState,
+    crypto::hmac_sha256_verify,
+    elements::{Element, Encoding, KeyEncoding},
+    ids::InstanceId,
+    instances::sealing,
+    pipeline::{ingest::Arrival, normalize},
+    store::{self, EventSource, EventTarget},
+};
+
+pub fn router(max_body_bytes: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(receive_at_instance_url))
+        .routes(routes!(receive_for_listed_instances))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+}
+
+/// Receive a provider's events for the instance named (in Base64) by the URL.
+#[utoipa::path(post, path = "/events/{elementKey}/{instanceId}", tag = "events",
+    security(()),
+    params(
+        ("elementKey" = String, Path, description = "The element key, e.g. hootsuite"),
+        ("instanceId" = String, Path, description = "Base64 of the instance id (standard or URL-safe, padded or not)"),
+    ),
+    request_body(content = Vec<Object>, description = "The provider's body as it sends it (Hootsuite: an array of {seq_no, type, data})"),
+    responses(
+        (status = 200, description = "Stored durably (or recorded as ignored or duplicate); empty body"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 503, body = ErrorBody, description = "Not stored; send again"),
+    ))]
+async fn receive_at_instance_url(
+    State(state): State<AppState>,
+    Path((element_key, encoded)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let id = decode_instance_id(&encoded).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "No instance at this URL: {encoded:?} is not the Base64 of an instance id. Copy eventsWebhookUrl from the instance."
+        ))
+    })?;
+    receive(&state, &element_key, &[id], &headers, body).await
+}
+
+/// Receive a provider's events for the instances listed in `Element-Instances`.
+#[utoipa::path(post, path = "/events/{elementKey}", tag = "events",
+    security(()),
+    params(
+        ("elementKey" = String, Path, description = "The element key, e.g. hootsuite"),
+        ("Element-Instances" = String, Header, description = "Comma-separated instance ids"),
+    ),
+    request_body(content = Vec<Object>),
+    responses(
+        (status = 200, description = "Stored durably; empty body"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 503, body = ErrorBody),
+    ))]
+async fn receive_for_listed_instances(
+    State(state): State<AppState>,
+    Path(element_key): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let listed = headers
+        .get("element-instances")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "Name the instance: POST to the instance's eventsWebhookUrl, or send Element-Instances: <id>[,<id>…]."
+                    .into(),
+            )
+        })?;
+    let ids = listed
+        .split(',')
+        .map(|id| id.trim().parse::<InstanceId>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| {
+            ApiError::BadRequest(format!(
+                "Element-Instances must list instance ids separated by commas, got {listed:?}."
+            ))
+        })?;
+    if ids.is_empty() || ids.len() > 100 {
+        return Err(ApiError::BadRequest(
+            "Element-Instances must list 1 to 100 instance ids.".into(),
+        ));
+    }
+    receive(&state, &element_key, &ids, &headers, body).await
+}
+
+async fn receive(
+    state: &AppState,
+    element_key: &str,
+    ids: &[InstanceId],
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let element = state
+        .elements
+        .find(element_key)
+        .filter(|e| e.key == element_key && e.webhook.is_some())
+        .ok_or_else(|| ApiError::NotFound(format!("No element {element_key:?} receives webhooks here.")))?
+        .clone();
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(format!(
+                "The body is larger than this hub accepts ({} bytes; events.max_body_bytes).",
+                state.config.events.max_body_bytes
+            ))
+        } else {
+            ApiError::BadRequest(format!("Could not read the body: {}", rejection.body_text()))
+        }
+    })?;
+    let mut targets = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let target = state
+            .store
+            .event_target(id)
+            .await?
+            .filter(|t| t.element_key == element.key)
+            .ok_or_else(|| ApiError::NotFound(format!("No {} instance {id} on this hub.", element.name)))?;
+        verify_signature(state, &element, &target, headers, &body)?;
+        targets.push(target);
+    }
+    let received_at = store::now();
+    let value: Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("The body is not valid JSON: {e}.")))?;
+    let items = normalize::webhook(&element, &value, received_at)
+        .map_err(|e| ApiError::BadRequest(format!("The body is not a {} webhook body: {e}.", element.name)))?;
+    let raw = serde_json::from_slice::<&RawValue>(&body).expect("the body parsed as JSON above");
+    for target in &targets {
+        let accepted = state
+            .ingest
+            .accept(Arrival {
+                target,
+                source: EventSource::Webhook,
+                raw,
+                items: items.clone(),
+                received_at,
+            })
+            .await?;
+        tracing::debug!(instance = %target.instance, event = %accepted.event, status = accepted.status.as_str(), "webhook stored");
+    }
+    Ok(StatusCode::OK)
+}
+
+/// The instance id in a webhook URL: Base64 of its decimal digits, standard or URL-safe,
+/// with or without padding.
+pub fn decode_instance_id(encoded: &str) -> Option<InstanceId> {
+    let config = GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let bytes = [alphabet::STANDARD, alphabet::URL_SAFE]
+        .iter()
+        .find_map(|alphabet| GeneralPurpose::new(alphabet, config).decode(encoded.trim()).ok())?;
+    let digits = std::str::from_utf8(&bytes).ok()?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// When the instance has a webhook secret, the provider's signature header must match.
+fn verify_signature(
+    state: &AppState,
+    element: &Element,
+    target: &EventTarget,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let Some(spec) = element.webhook.as_ref().and_then(|w| w.signature.as_ref()) else {
+        return Ok(());
+    };
+    let Some(secret) = sealing::config_value(&state.cipher, target.instance, &target.config, &spec.config_key)
+        .map_err(ApiError::internal)?
+    else {
+        return Ok(());
+    };
+    let secret = secrecy::ExposeSecret::expose_secret(&secret);
+    let key = match spec.key_encoding {
+        KeyEncoding::Hex => hex::decode(secret).map_err(ApiError::internal)?,
+        KeyEncoding::Utf8 => secret.as_bytes().to_vec(),
+    };
+    let refused = |why: &str| {
+        ApiError::Unauthorized(format!(
+            "{why}: this instance requires {} (HMAC-SHA256 of the body with its configured secret).",
+            spec.header
+        ))
+    };
+    let given = headers
+        .get(spec.header.as_str())
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| refused("Missing signature"))?;
+    let tag = match spec.encoding {
+        Encoding::Hex => hex::decode(given.trim()).ok(),
+        Encoding::Base64 => base64::engine::general_purpose::STANDARD.decode(given.trim()).ok(),
+    }
+    .ok_or_else(|| refused("Malformed signature"))?;
+    if hmac_sha256_verify(&key, body, &tag) {
+        Ok(())
+    } else {
+        Err(refused("Signature mismatch"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_ids_decode_from_every_base64_form() {
+        let id = InstanceId::from_stored(20931);
+        for encoded in ["MjA5MzE=", "MjA5MzE", " MjA5MzE= "] {
+            assert_eq!(decode_instance_id(encoded), Some(id), "{encoded}");
+        }
+        // Ids whose Base64 needs the URL-safe alphabet do not occur (digits only encode to
+        // letters, digits and '='), but a URL-safe sender is still understood.
+        assert_eq!(
+            decode_instance_id("NDUwMzU5OTYyNzM3MDQ5Ng"),
+            "4503599627370496".parse().ok()
+        );
+        for bad in ["", "!!!", "YWJj", "MA==", "LTE=", "MS41", "MjA5MzE==="] {
+            assert_eq!(decode_instance_id(bad), None, "{bad}");
+        }
+    }
+}
