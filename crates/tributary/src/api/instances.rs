@@ -73,6 +73,7 @@ const READ_ONLY: &[&str] = &[
     "tokenRefreshedDate",
     "subscriptionActive",
     "subscriptionNote",
+    "notificationSigningSecret",
     "externalAuthentication",
     "provisionInteractions",
     "maxCacheSize",

@@ -2,7 +2,9 @@
 //! PostgreSQL schema, the Hootsuite simulator standing in for Hootsuite.
 
 mod binary;
+mod delivery;
 mod errors;
+mod events;
 mod isolation;
 mod secrets;
 mod seed_flow;

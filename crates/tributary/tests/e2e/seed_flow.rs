@@ -70,10 +70,7 @@ async fn seed_flow(db: Database) {
     let webhook_url = instance["eventsWebhookUrl"].as_str().unwrap();
     assert_eq!(
         webhook_url,
-        format!(
-            "https://hub.example.test/elements/api-v2/events/hootsuite/{}",
-            STANDARD.encode(id.to_string())
-        )
+        format!("{}/events/hootsuite/{}", hub.base, STANDARD.encode(id.to_string()))
     );
 
     // 5. PATCH /instances with the element token sets the real callback URL.

@@ -4,8 +4,12 @@ use chrono::{Duration, Utc};
 use secrecy::SecretString;
 use tributary::{
     crypto::{CredentialHash, Sealed},
-    ids::{ConfigEntryId, InstanceId, OrgId},
-    store::{ConfigEntry, Grant, InstanceChange, NewInstance, Store, StoredValue, User},
+    ids::{ConfigEntryId, DeliveryId, EventId, InstanceId, OrgId},
+    store::{
+        ClaimedDelivery, ConfigEntry, DeliveryOutcome, DeliveryStatus, EventQuery, EventSource, EventStatus,
+        FailurePolicy, Grant, InstanceChange, NewAttempt, NewDelivery, NewEvent, NewInstance, NextStep, Recorded,
+        Store, StoredValue, User,
+    },
     tenants,
 };
 
@@ -73,6 +77,7 @@ fn new_instance(owner: &User, token: &SecretString, refresh_in: Option<i64>) -> 
             },
         ],
         grant: grant(3600, refresh_in),
+        signing_secret: sealed("whsec"),
         created_at: Utc::now(),
     }
 }
@@ -389,6 +394,352 @@ async fn unknown_ids_are_absent(db: Database) {
     );
     store.ping().await.unwrap();
 }
+
+fn new_event(owner: &User, instance: InstanceId, sequences: &[&str], deliveries: usize) -> NewEvent {
+    NewEvent {
+        id: EventId::new(),
+        instance,
+        org: owner.org,
+        source: EventSource::Webhook,
+        status: if deliveries > 0 {
+            EventStatus::Received
+        } else {
+            EventStatus::Ignored
+        },
+        note: None,
+        received_at: tributary::store::now(),
+        raw: "[]".into(),
+        normalized: "[]".into(),
+        sequences: sequences.iter().map(|s| s.to_string()).collect(),
+        deliveries: (0..deliveries)
+            .map(|_| NewDelivery {
+                id: DeliveryId::new(),
+                payload: "{}".into(),
+                status: DeliveryStatus::Pending,
+                next_attempt_at: Some(tributary::store::now()),
+            })
+            .collect(),
+    }
+}
+
+async fn instance_for(store: &dyn Store) -> (Tenant, InstanceId) {
+    let acme = tenant(store, "acme").await;
+    let new = new_instance(&acme.user, &SecretString::from("t"), None);
+    store.insert_instance(&new).await.unwrap();
+    (acme, new.id)
+}
+
+async fn events_are_deduplicated_by_sequence(db: Database) {
+    let store = db.store().await;
+    let (acme, id) = instance_for(store.as_ref()).await;
+    let first = new_event(&acme.user, id, &["1", "2"], 1);
+    assert_eq!(store.record_event(&first).await.unwrap(), Recorded::Stored);
+    let again = new_event(&acme.user, id, &["2", "3"], 1);
+    assert_eq!(
+        store.record_event(&again).await.unwrap(),
+        Recorded::SequencesTaken(vec!["2".into()])
+    );
+    assert!(
+        store.get_event(acme.user.org, id, again.id).await.unwrap().is_none(),
+        "a refused event leaves nothing behind"
+    );
+    let retried = new_event(&acme.user, id, &["3"], 1);
+    assert_eq!(store.record_event(&retried).await.unwrap(), Recorded::Stored);
+    // Sequence numbers are per instance.
+    let other = new_instance(&acme.user, &SecretString::from("t2"), None);
+    store.insert_instance(&other).await.unwrap();
+    assert_eq!(
+        store
+            .record_event(&new_event(&acme.user, other.id, &["1"], 0))
+            .await
+            .unwrap(),
+        Recorded::Stored
+    );
+
+    let listed = store
+        .list_events(
+            acme.user.org,
+            id,
+            &EventQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [retried.id, first.id],
+        "newest first"
+    );
+    let page = store
+        .list_events(
+            acme.user.org,
+            id,
+            &EventQuery {
+                limit: 10,
+                before: Some(retried.id),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), [first.id]);
+    let globex = tenant(store.as_ref(), "globex").await;
+    assert!(
+        store
+            .list_events(
+                globex.user.org,
+                id,
+                &EventQuery {
+                    limit: 10,
+                    ..Default::default()
+                }
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.get_event(globex.user.org, id, first.id).await.unwrap().is_none());
+}
+
+async fn deliveries_are_claimed_once_and_settle_their_event(db: Database) {
+    let store = db.store().await;
+    let (acme, id) = instance_for(store.as_ref()).await;
+    let event = new_event(&acme.user, id, &[], 40);
+    store.record_event(&event).await.unwrap();
+    assert_eq!(store.delivery_backlog().await.unwrap(), 40);
+
+    let now = tributary::store::now();
+    let lease = now + Duration::seconds(30);
+    let mut claimers = tokio::task::JoinSet::new();
+    for node in 0..4 {
+        let store = store.clone();
+        claimers.spawn(async move {
+            store
+                .claim_deliveries(&format!("node-{node}"), now, lease, 15)
+                .await
+                .unwrap()
+        });
+    }
+    let claimed: Vec<_> = claimers.join_all().await.into_iter().flatten().collect();
+    let unique: std::collections::HashSet<_> = claimed.iter().map(|c| c.id).collect();
+    assert_eq!(
+        (claimed.len(), unique.len()),
+        (40, 40),
+        "each delivery claimed exactly once"
+    );
+    assert!(claimed.iter().all(|c| c.attempt == 1));
+    assert!(store.claim_deliveries("late", now, lease, 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.next_delivery_at().await.unwrap(),
+        Some(lease),
+        "the next look is when leases run out"
+    );
+
+    // A lease that ran out makes the delivery claimable again, with its attempt counted.
+    let reclaimed = store
+        .claim_deliveries(
+            "rescuer",
+            lease + Duration::seconds(1),
+            lease + Duration::seconds(60),
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(reclaimed.len(), 1);
+    assert_eq!(reclaimed[0].attempt, 2);
+
+    let outcome = |delivery: &ClaimedDelivery, owner: &str, next: NextStep| DeliveryOutcome {
+        id: delivery.id,
+        event: delivery.event,
+        instance: id,
+        owner: owner.to_string(),
+        attempt: Some(NewAttempt {
+            at: tributary::store::now(),
+            status_code: Some(200),
+            latency_ms: 3,
+            error: None,
+            response_body: Some("ok".into()),
+        }),
+        next,
+        deactivate: None,
+        now: tributary::store::now(),
+    };
+    // The worker that lost its lease records its attempt but decides nothing.
+    let stale = claimed.iter().find(|c| c.id == reclaimed[0].id).unwrap();
+    store
+        .finish_delivery(&outcome(stale, "node-that-lost-it", NextStep::Delivered))
+        .await
+        .unwrap();
+    let rescued = &reclaimed[0];
+    store
+        .finish_delivery(&outcome(
+            rescued,
+            "rescuer",
+            NextStep::RetryAt(now + Duration::seconds(5)),
+        ))
+        .await
+        .unwrap();
+    let event_now = store.get_event(acme.user.org, id, event.id).await.unwrap().unwrap();
+    assert_eq!(event_now.status, EventStatus::Dispatched);
+    let deliveries = store.event_deliveries(acme.user.org, id, event.id).await.unwrap();
+    let rescued_record = deliveries.iter().find(|d| d.id == rescued.id).unwrap();
+    assert_eq!(rescued_record.status, DeliveryStatus::Pending);
+    assert_eq!(rescued_record.attempt_log.len(), 2, "both attempts are on record");
+
+    // Settle everything: one failure makes the event failed.
+    let pending = store
+        .claim_deliveries(
+            "closer",
+            now + Duration::seconds(100),
+            now + Duration::seconds(200),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        pending.len(),
+        40,
+        "leases of the first claims ran out, and the retry is due"
+    );
+    for (n, delivery) in pending.iter().enumerate() {
+        let next = if n == 0 { NextStep::Failed } else { NextStep::Delivered };
+        store.finish_delivery(&outcome(delivery, "closer", next)).await.unwrap();
+    }
+    let settled = store.get_event(acme.user.org, id, event.id).await.unwrap().unwrap();
+    assert_eq!(settled.status, EventStatus::Failed);
+    assert_eq!(store.delivery_backlog().await.unwrap(), 0);
+}
+
+async fn queued_deliveries_wait_for_release(db: Database) {
+    let store = db.store().await;
+    let (acme, id) = instance_for(store.as_ref()).await;
+    let mut event = new_event(&acme.user, id, &[], 2);
+    for delivery in &mut event.deliveries {
+        delivery.status = DeliveryStatus::Queued;
+        delivery.next_attempt_at = None;
+    }
+    event.status = EventStatus::Queued;
+    store.record_event(&event).await.unwrap();
+    let now = tributary::store::now();
+    assert!(
+        store
+            .claim_deliveries("n", now, now + Duration::seconds(5), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let queued = store
+        .list_deliveries(acme.user.org, id, DeliveryStatus::Queued, 10)
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 2);
+    let globex = tenant(store.as_ref(), "globex").await;
+    assert_eq!(
+        store.release_queued(globex.user.org, id, now).await.unwrap(),
+        0,
+        "not theirs to release"
+    );
+    assert!(
+        !store
+            .set_subscription(globex.user.org, id, false, Some("x"), now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.release_queued(acme.user.org, id, now).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .get_event(acme.user.org, id, event.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        EventStatus::Received
+    );
+    assert_eq!(
+        store
+            .claim_deliveries("n", now, now + Duration::seconds(5), 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+async fn pruning_keeps_what_is_unsettled(db: Database) {
+    let store = db.store().await;
+    let (acme, id) = instance_for(store.as_ref()).await;
+    let old = tributary::store::now() - Duration::days(8);
+    let mut settled = new_event(&acme.user, id, &["a"], 0);
+    settled.received_at = old;
+    let mut waiting = new_event(&acme.user, id, &["b"], 1);
+    waiting.received_at = old;
+    let recent = new_event(&acme.user, id, &["c"], 0);
+    for event in [&settled, &waiting, &recent] {
+        store.record_event(event).await.unwrap();
+    }
+    let cutoff = tributary::store::now() - Duration::days(7);
+    assert_eq!(store.prune_events(cutoff, 100).await.unwrap(), 1);
+    assert!(store.get_event(acme.user.org, id, settled.id).await.unwrap().is_none());
+    assert!(
+        store.get_event(acme.user.org, id, waiting.id).await.unwrap().is_some(),
+        "undelivered is kept"
+    );
+    assert!(store.get_event(acme.user.org, id, recent.id).await.unwrap().is_some());
+    // Its sequence number went with it.
+    assert_eq!(
+        store.record_event(&new_event(&acme.user, id, &["a"], 0)).await.unwrap(),
+        Recorded::Stored
+    );
+}
+
+async fn signing_secrets_rotate_with_grace(db: Database) {
+    let store = db.store().await;
+    let (acme, id) = instance_for(store.as_ref()).await;
+    let now = tributary::store::now();
+    assert_eq!(store.signing_secrets(id, now).await.unwrap(), vec![sealed("whsec")]);
+    let grace = now + Duration::hours(24);
+    assert!(
+        store
+            .rotate_signing_secret(acme.user.org, id, &sealed("next"), now, grace)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.signing_secrets(id, now).await.unwrap(),
+        vec![sealed("next"), sealed("whsec")]
+    );
+    assert_eq!(
+        store.signing_secrets(id, grace + Duration::seconds(1)).await.unwrap(),
+        vec![sealed("next")]
+    );
+    let globex = tenant(store.as_ref(), "globex").await;
+    assert!(
+        !store
+            .rotate_signing_secret(globex.user.org, id, &sealed("evil"), now, now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.failure_policy(acme.user.org).await.unwrap(), FailurePolicy::Retry);
+    store
+        .set_failure_policy(acme.user.org, FailurePolicy::Queue)
+        .await
+        .unwrap();
+    assert_eq!(store.failure_policy(acme.user.org).await.unwrap(), FailurePolicy::Queue);
+    assert_eq!(
+        store.failure_policy(globex.user.org).await.unwrap(),
+        FailurePolicy::Retry
+    );
+}
+
+on_both_backends!(
+    events_are_deduplicated_by_sequence,
+    deliveries_are_claimed_once_and_settle_their_event,
+    queued_deliveries_wait_for_release,
+    pruning_keeps_what_is_unsettled,
+    signing_secrets_rotate_with_grace,
+);
 
 on_both_backends!(
     organizations_and_users,

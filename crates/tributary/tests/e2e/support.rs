@@ -133,9 +133,13 @@ pub struct HubOptions {
 }
 
 impl Default for HubOptions {
+    /// The simulator batches webhooks every 100 ms instead of 5 s, so tests need not wait.
     fn default() -> Self {
         Self {
-            sim: SimConfig::default(),
+            sim: SimConfig {
+                webhook_batch_interval: std::time::Duration::from_millis(100),
+                ..SimConfig::default()
+            },
             configure: Box::new(|_| {}),
         }
     }
@@ -149,7 +153,8 @@ impl Hub {
     pub async fn start_with(db: Database, options: HubOptions) -> Self {
         let sim = hootsuite_sim::spawn(options.sim).await.expect("simulator");
         let master_key = MasterKey::generate().to_base64();
-        let config = hub_config(&db, &sim, &master_key, options.configure);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let config = hub_config(&db, &sim, &master_key, &listener, options.configure);
         let state = AppState::build(config).await.expect("hub state");
         let (org, org_secret) = tenants::create_organization(state.store.as_ref(), "Acme")
             .await
@@ -157,7 +162,6 @@ impl Hub {
         let (_, user_secret) = tenants::create_user(state.store.as_ref(), org.id, "dev@acme.test", "Dev", "Eloper")
             .await
             .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let running = app::start(state, listener).expect("hub");
         let user_secret = user_secret.expose_secret().to_string();
         let org_secret = org_secret.expose_secret().to_string();
@@ -175,6 +179,25 @@ impl Hub {
             org_secret,
             master_key,
         }
+    }
+
+    /// Stops this hub process (gracefully, or abruptly as a crash would) and starts a new
+    /// one on the same database, simulator and master key, at a new address.
+    pub async fn restart(mut self, crash: bool, configure: Box<dyn FnOnce(&mut Config) + Send>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let config = hub_config(&self.db, &self.sim, &self.master_key, &listener, configure);
+        let old = std::mem::replace(
+            &mut self.running,
+            app::start(AppState::build(config).await.expect("hub state"), listener).expect("hub"),
+        );
+        if crash {
+            // Dropping a running hub aborts its tasks mid-flight, as a killed process would.
+            drop(old);
+        } else {
+            old.stop().await;
+        }
+        self.base = format!("http://{}/elements/api-v2", self.running.addr);
+        self
     }
 
     /// A second organization with its own user, on the same hub.
@@ -266,10 +289,9 @@ impl Hub {
 
     /// Another hub process on the same database, simulator and master key.
     pub async fn second_node(&self) -> Running {
-        let key = self.master_key.clone();
-        let config = hub_config(&self.db, &self.sim, &key, Box::new(|_| {}));
-        let state = AppState::build(config).await.expect("second hub");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let config = hub_config(&self.db, &self.sim, &self.master_key, &listener, Box::new(|_| {}));
+        let state = AppState::build(config).await.expect("second hub");
         app::start(state, listener).expect("second hub")
     }
 
@@ -320,10 +342,13 @@ where
     }
 }
 
+/// A hub's configuration for tests: its database, the simulator as Hootsuite, its public
+/// URL on the bound listener, quick token refresh checks and second-long retry delays.
 pub fn hub_config(
     db: &Database,
     sim: &SimHandle,
     master_key: &str,
+    listener: &tokio::net::TcpListener,
     configure: Box<dyn FnOnce(&mut Config) + Send>,
 ) -> Config {
     let mut config = Config {
@@ -331,8 +356,11 @@ pub fn hub_config(
         master_key: Some(master_key.into()),
         ..Config::default()
     };
-    config.public_url = Some("https://hub.example.test".parse().unwrap());
+    config.public_url = Some(format!("http://{}", listener.local_addr().unwrap()).parse().unwrap());
     config.oauth.refresh_scan_secs = 1;
+    config.delivery.retry_schedule_secs = vec![1, 1, 1];
+    config.delivery.retry_jitter = 0.0;
+    config.delivery.timeout_secs = 3;
     config.providers.insert(
         "hootsuite".into(),
         ProviderOverride {
@@ -434,4 +462,106 @@ macro_rules! on_both_backends {
             }
         )*
     };
+}
+
+/// A callback receiver on loopback: records every notification and answers with the
+/// statuses it is told to (200 once the script runs out).
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    received: Arc<std::sync::Mutex<Vec<Captured>>>,
+    script: Arc<std::sync::Mutex<std::collections::VecDeque<Answer>>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+    pub at: std::time::Instant,
+}
+
+impl Captured {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} header"))
+            .to_str()
+            .unwrap()
+    }
+}
+
+/// One scripted answer: a status and optional headers.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl From<u16> for Answer {
+    fn from(status: u16) -> Self {
+        Answer {
+            status,
+            headers: vec![],
+        }
+    }
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve(listener).await
+    }
+
+    /// Serves on a given listener (to come back on the same port after an outage).
+    pub async fn serve(listener: tokio::net::TcpListener) -> Self {
+        let receiver = Receiver {
+            url: format!("http://{}/events", listener.local_addr().unwrap()),
+            received: Default::default(),
+            script: Default::default(),
+        };
+        let state = receiver.clone();
+        let app = axum::Router::new().route(
+            "/events",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let state = state.clone();
+                async move {
+                    state.received.lock().unwrap().push(Captured {
+                        headers,
+                        body: body.to_vec(),
+                        at: std::time::Instant::now(),
+                    });
+                    let answer = state.script.lock().unwrap().pop_front().unwrap_or(Answer::from(200));
+                    let mut response = axum::http::Response::builder().status(answer.status);
+                    for (name, value) in answer.headers {
+                        response = response.header(name, value);
+                    }
+                    response.body(axum::body::Body::from("ok")).unwrap()
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+        receiver
+    }
+
+    /// Answers the next requests with these, in order.
+    pub fn script(&self, answers: impl IntoIterator<Item = impl Into<Answer>>) {
+        self.script.lock().unwrap().extend(answers.into_iter().map(Into::into));
+    }
+
+    pub fn received(&self) -> Vec<Captured> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` notifications arrived.
+    pub async fn wait_for(&self, n: usize, seconds: u64) -> Vec<Captured> {
+        eventually(seconds, &format!("{n} notifications"), || async {
+            let got = self.received();
+            (got.len() >= n).then_some(got)
+        })
+        .await
+    }
 }

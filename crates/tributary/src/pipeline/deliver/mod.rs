@@ -81,10 +81,10 @@ impl Dispatcher {
         }
     }
 
-    /// A lease outlives the request it covers, so another worker never takes over a
-    /// delivery that is still being sent.
+    /// A lease outlives the request it covers and the write that follows, so another
+    /// worker never takes over a delivery that is still being sent.
     fn lease(&self) -> Duration {
-        self.config.timeout * 2 + Duration::from_secs(30)
+        self.config.timeout * 2 + Duration::from_secs(5)
     }
 
     /// Claims and sends due deliveries until `shutdown`, then lets in-flight ones finish.
@@ -182,8 +182,9 @@ impl Dispatcher {
         let request = match request {
             Ok(request) => request,
             Err(reason) => {
+                self.store.finish_delivery(&park(reason)).await?;
                 self.metrics.delivery(DeliveryCount::Queued, None);
-                return self.store.finish_delivery(&park(reason)).await;
+                return Ok(());
             }
         };
         let started = store::now();
@@ -248,7 +249,6 @@ impl Dispatcher {
                 ),
             },
         };
-        self.metrics.delivery(count, Some(latency));
         self.store
             .finish_delivery(&DeliveryOutcome {
                 id: delivery.id,
@@ -260,7 +260,9 @@ impl Dispatcher {
                 deactivate,
                 now: store::now(),
             })
-            .await
+            .await?;
+        self.metrics.delivery(count, Some(latency));
+        Ok(())
     }
 
     /// The signed request for one attempt; an error says why it cannot be sent at all.

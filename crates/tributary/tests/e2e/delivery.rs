@@ -1,0 +1,256 @@
+//! Delivery guarantees against a misbehaving receiver: retries with stable ids, exhaustion
+//! and deactivation, 410 Gone, Retry-After, the queue policy, and a hub restarted (or
+//! crashed) with deliveries pending.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{
+    events::{instance_sending_to, message_event, post_webhook},
+    on_both_backends,
+    support::{Answer, Database, Hub, Receiver, eventually},
+};
+
+async fn event_detail(hub: &Hub, id: i64) -> Value {
+    let (_, events) = hub.get(&format!("/instances/{id}/events")).await;
+    let event_id = events[0]["id"].as_str().unwrap();
+    hub.get(&format!("/instances/{id}/events/{event_id}")).await.1
+}
+
+async fn subscription(hub: &Hub, id: i64) -> Value {
+    hub.get(&format!("/instances/{id}/events/subscription")).await.1
+}
+
+async fn retries_keep_the_same_id(db: Database) {
+    let hub = Hub::start(db).await;
+    let receiver = Receiver::start().await;
+    receiver.script([500, 503]);
+    let instance = instance_sending_to(&hub, &receiver.url).await;
+    let id = instance["id"].as_i64().unwrap();
+    assert_eq!(
+        post_webhook(&hub, &instance, &json!([message_event(1, "SENT", "1")])).await,
+        StatusCode::OK
+    );
+    let got = receiver.wait_for(3, 15).await;
+    let ids: std::collections::HashSet<_> = got.iter().map(|n| n.header("webhook-id").to_string()).collect();
+    assert_eq!(ids.len(), 1, "every attempt carries the same webhook-id");
+    assert!(got.windows(2).all(|w| w[1].body == w[0].body), "and the same bytes");
+    let detail = eventually(10, "the event to be notified", || async {
+        let detail = event_detail(&hub, id).await;
+        (detail["status"] == "notified").then_some(detail)
+    })
+    .await;
+    let log = detail["deliveries"][0]["attemptLog"].as_array().unwrap();
+    let codes: Vec<&Value> = log.iter().map(|a| &a["statusCode"]).collect();
+    assert_eq!(codes, [&json!(500), &json!(503), &json!(200)]);
+    assert_eq!(log[0]["error"], "HTTP 500 Internal Server Error");
+    assert_eq!(log[0]["responseBody"], "ok");
+    assert_eq!(detail["deliveries"][0]["attempts"], 3);
+    hub.stop().await;
+}
+
+async fn exhausted_retries_deactivate_and_queue_later_events(db: Database) {
+    let hub = Hub::start(db).await;
+    let receiver = Receiver::start().await;
+    receiver.script([500; 4]);
+    let instance = instance_sending_to(&hub, &receiver.url).await;
+    let id = instance["id"].as_i64().unwrap();
+    post_webhook(&hub, &instance, &json!([message_event(1, "SENT", "1")])).await;
+    // One attempt and three retries, then the subscription is off.
+    let off = eventually(15, "the subscription to be deactivated", || async {
+        let subscription = subscription(&hub, id).await;
+        (subscription["active"] == false).then_some(subscription)
+    })
+    .await;
+    assert!(off["note"].as_str().unwrap().contains("failed 4 times"), "{off}");
+    assert_eq!(receiver.received().len(), 4);
+    assert_eq!(event_detail(&hub, id).await["status"], "failed");
+
+    // Later events are kept, queued, not sent and not dropped.
+    post_webhook(&hub, &instance, &json!([message_event(2, "SENT", "2")])).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.received().len(), 4);
+    let (_, queued) = hub
+        .get(&format!("/instances/{id}/events/deliveries?status=queued"))
+        .await;
+    assert_eq!(queued.as_array().unwrap().len(), 1);
+    assert_eq!(queued[0]["notification"]["message"]["events"][0]["objectId"], "2");
+    let (_, instance_now) = hub.get(&format!("/instances/{id}")).await;
+    assert_eq!(instance_now["subscriptionActive"], false);
+
+    // Reactivating releases them.
+    let (status, reactivated) = hub
+        .call(
+            Method::PUT,
+            &format!("/instances/{id}/events/subscription"),
+            &hub.auth,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(reactivated, json!({"active": true, "released": 1}));
+    let got = receiver.wait_for(5, 10).await;
+    assert_eq!(got[4].json()["message"]["events"][0]["objectId"], "2");
+    hub.stop().await;
+}
+
+async fn gone_deactivates_at_once(db: Database) {
+    let hub = Hub::start(db).await;
+    let receiver = Receiver::start().await;
+    receiver.script([410]);
+    let instance = instance_sending_to(&hub, &receiver.url).await;
+    let id = instance["id"].as_i64().unwrap();
+    post_webhook(&hub, &instance, &json!([message_event(1, "SENT", "1")])).await;
+    let off = eventually(10, "a 410 to deactivate", || async {
+        let subscription = subscription(&hub, id).await;
+        (subscription["active"] == false).then_some(subscription)
+    })
+    .await;
+    assert!(off["note"].as_str().unwrap().contains("410 Gone"), "{off}");
+    assert_eq!(receiver.received().len(), 1, "no retry after a 410");
+    assert_eq!(
+        event_detail(&hub, id).await["status"],
+        "queued",
+        "the notification is kept"
+    );
+    hub.stop().await;
+}
+
+async fn retry_after_is_honoured(db: Database) {
+    let hub = Hub::start(db).await;
+    let receiver = Receiver::start().await;
+    receiver.script([Answer {
+        status: 429,
+        headers: vec![("retry-after", "3".into())],
+    }]);
+    let instance = instance_sending_to(&hub, &receiver.url).await;
+    post_webhook(&hub, &instance, &json!([message_event(1, "SENT", "1")])).await;
+    let got = receiver.wait_for(2, 15).await;
+    let waited = got[1].at - got[0].at;
+    assert!(
+        waited >= Duration::from_millis(2900),
+        "retried after {waited:?} instead of the 3 s asked"
+    );
+    hub.stop().await;
+}
+
+async fn queue_policy_parks_failures_for_release(db: Database) {
+    let hub = Hub::start(db).await;
+    let receiver = Receiver::start().await;
+    receiver.script([500]);
+    let (status, settings) = hub
+        .call(
+            Method::PATCH,
+            "/accounts/settings",
+            &hub.auth,
+            Some(json!({"notification.webhook.failure.policy": "queue"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(settings, json!({"notification.webhook.failure.policy": "queue"}));
+    let (status, _) = hub
+        .call(
+            Method::PATCH,
+            "/accounts/settings",
+            &hub.auth,
+            Some(json!({"notification.webhook.failure.policy": "drop"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let instance = instance_sending_to(&hub, &receiver.url).await;
+    let id = instance["id"].as_i64().unwrap();
+    post_webhook(&hub, &instance, &json!([message_event(1, "SENT", "1")])).await;
+    let queued = eventually(10, "the failed delivery to be parked", || async {
+        let (_, queued) = hub.get(&format!("/instances/{id}/events/deliveries")).await;
+        (queued.as_array().unwrap().len() == 1).then_some(queued)
+    })
+    .await;
+    assert_eq!(queued[0]["status"], "queued");
+    assert_eq!(queued[0]["attemptLog"][0]["statusCode"], 500);
+    assert_eq!(
+        subscription(&hub, id).await["active"],
+        true,
+        "parking is not deactivation"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.received().len(), 1, "a parked delivery is not retried");
+
+    let (status, released) = hub
+        .call(
+            Method::PUT,
+            &format!("/instances/{id}/events/deliveries/queued"),
+            &hub.auth,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(released, json!({"released": 1}));
+    let got = receiver.wait_for(2, 10).await;
+    assert_eq!(got[1].header("webhook-id"), got[0].header("webhook-id"));
+    hub.stop().await;
+}
+
+/// The receiver is down while events arrive; the hub is restarted (gracefully, or killed
+/// mid-flight); the receiver comes back; every notification arrives, none lost.
+async fn restart_with_pending_deliveries(db: Database, crash: bool) {
+    let hub = Hub::start(db).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let instance = instance_sending_to(&hub, &format!("http://{address}/events")).await;
+    let id = instance["id"].as_i64().unwrap();
+    for n in 0..5 {
+        post_webhook(&hub, &instance, &json!([message_event(n, "SENT", &n.to_string())])).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let hub = hub
+        .restart(
+            crash,
+            Box::new(|config| config.delivery.retry_schedule_secs = vec![1; 30]),
+        )
+        .await;
+    let receiver = Receiver::serve(tokio::net::TcpListener::bind(address).await.unwrap()).await;
+    let got = receiver.wait_for(5, 30).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut objects: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|n| {
+            n.json()["message"]["events"][0]["objectId"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    objects.sort();
+    objects.dedup();
+    assert_eq!(objects, ["0", "1", "2", "3", "4"], "none lost");
+    assert_eq!(got.len(), receiver.received().len());
+    let (_, events) = hub.get(&format!("/instances/{id}/events")).await;
+    assert!(
+        events.as_array().unwrap().iter().all(|e| e["status"] == "notified"),
+        "{events}"
+    );
+    hub.stop().await;
+}
+
+async fn graceful_restart(db: Database) {
+    restart_with_pending_deliveries(db, false).await;
+}
+
+async fn crash_restart(db: Database) {
+    restart_with_pending_deliveries(db, true).await;
+}
+
+on_both_backends!(
+    retries_keep_the_same_id,
+    exhausted_retries_deactivate_and_queue_later_events,
+    gone_deactivates_at_once,
+    retry_after_is_honoured,
+    queue_policy_parks_failures_for_release,
+    graceful_restart,
+    crash_restart,
+);
