@@ -19,6 +19,7 @@ use crate::{
         deliver::{Dispatcher, DispatcherConfig, retry::RetryPolicy},
         ingest::Ingest,
         retention,
+        sources::poller::Poller,
     },
     store::{self, ConnectOptions, Store},
 };
@@ -36,6 +37,7 @@ pub struct Shared {
     pub instances: Instances,
     pub ingest: Ingest,
     pub dispatcher: Arc<Dispatcher>,
+    pub poller: Arc<Poller>,
     pub metrics: Arc<Metrics>,
     /// The hub's base URL as providers and browsers see it, without a trailing slash.
     pub public_url: String,
@@ -72,15 +74,22 @@ impl AppState {
         let cipher = Arc::new(Cipher::new(&key));
         let elements = Arc::new(Registry::builtin(&config.providers)?);
         let node = format!("{}-{}", std::process::id(), hex::encode(rand::random::<[u8; 4]>()));
+        let provider = ProviderClient::new(config.oauth.provider_timeout());
         let tokens = Arc::new(TokenManager::new(
             store.clone(),
             cipher.clone(),
             elements.clone(),
-            ProviderClient::new(config.oauth.provider_timeout()),
+            provider.clone(),
             config.oauth.clone(),
             node.clone(),
         ));
-        let instances = Instances::new(store.clone(), cipher.clone(), elements.clone(), tokens.clone());
+        let instances = Instances::new(
+            store.clone(),
+            cipher.clone(),
+            elements.clone(),
+            tokens.clone(),
+            config.polling.clone(),
+        );
         let metrics = Arc::new(Metrics::default());
         let delivery = &config.delivery;
         let dispatcher = Arc::new(Dispatcher::new(
@@ -101,6 +110,15 @@ impl AppState {
                 },
                 concurrency: delivery.concurrency,
             },
+            node.clone(),
+        ));
+        let poller = Arc::new(Poller::new(
+            store.clone(),
+            tokens.clone(),
+            elements.clone(),
+            provider,
+            metrics.clone(),
+            config.polling.clone(),
             node,
         ));
         Ok(Self(Arc::new(Shared {
@@ -113,6 +131,7 @@ impl AppState {
             tokens,
             instances,
             dispatcher,
+            poller,
             metrics,
         })))
     }
@@ -157,6 +176,7 @@ pub fn start(state: AppState, listener: TcpListener) -> anyhow::Result<Running> 
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(state.tokens.clone().run(shutdown.clone()));
     tasks.spawn(state.dispatcher.clone().run(shutdown.clone()));
+    tasks.spawn(state.poller.clone().run(shutdown.clone()));
     tasks.spawn(retention::run(
         state.store.clone(),
         Duration::from_secs(state.config.events.retention_days * 24 * 3600),

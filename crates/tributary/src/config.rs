@@ -39,6 +39,7 @@ pub struct Config {
     pub api: ApiConfig,
     pub events: EventsConfig,
     pub delivery: DeliveryConfig,
+    pub polling: PollingConfig,
     pub log: LogConfig,
     /// Per-element overrides of the provider endpoints, keyed by element key.
     pub providers: BTreeMap<String, ProviderOverride>,
@@ -57,6 +58,7 @@ impl Default for Config {
             api: ApiConfig::default(),
             events: EventsConfig::default(),
             delivery: DeliveryConfig::default(),
+            polling: PollingConfig::default(),
             log: LogConfig::default(),
             providers: BTreeMap::new(),
         }
@@ -190,6 +192,40 @@ impl Default for DeliveryConfig {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct PollingConfig {
+    /// How many seconds one unit of `event.poller.refresh_interval` lasts: 60 (minutes, as in
+    /// Cloud Elements); 1 reads the interval as seconds, for tests and demos.
+    pub interval_unit_secs: u64,
+    /// No instance is polled more often than this.
+    pub min_interval_secs: u64,
+    /// Instances polled at once per hub process.
+    pub concurrency: usize,
+}
+
+impl Default for PollingConfig {
+    fn default() -> Self {
+        Self {
+            interval_unit_secs: 60,
+            min_interval_secs: 60,
+            concurrency: 8,
+        }
+    }
+}
+
+impl PollingConfig {
+    /// The time between polls for a `refresh_interval` of `units`.
+    pub fn interval(&self, units: u64) -> Duration {
+        Duration::from_secs(
+            units
+                .saturating_mul(self.interval_unit_secs)
+                .max(self.min_interval_secs)
+                .max(1),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// `tracing` filter directives, e.g. `info,tributary=debug`.
     pub filter: String,
@@ -260,6 +296,11 @@ impl Config {
         }
         if !(0.0..=1.0).contains(&self.delivery.retry_jitter) {
             return Err(ConfigError("delivery.retry_jitter must be between 0 and 1".into()));
+        }
+        if self.polling.concurrency == 0 || self.polling.interval_unit_secs == 0 {
+            return Err(ConfigError(
+                "polling.concurrency and polling.interval_unit_secs must be at least 1".into(),
+            ));
         }
         if self.delivery.concurrency == 0 {
             return Err(ConfigError("delivery.concurrency must be at least 1".into()));

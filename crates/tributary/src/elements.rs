@@ -35,6 +35,8 @@ pub struct Element {
     pub events: Events,
     /// How the provider's webhooks look and map to normalized events.
     pub webhook: Option<Webhook>,
+    /// The default poller, for instances that poll without configuring their own.
+    pub polling: Option<Polling>,
     /// Every configuration key an instance of this element accepts: the element's own,
     /// then those of its authentication type, then the events framework's.
     #[serde(default)]
@@ -78,6 +80,15 @@ pub struct Api {
     pub identity_id_pointer: String,
     pub identity_email_pointer: Option<String>,
     pub identity_name_pointer: Option<String>,
+    /// Requests per second the provider allows per account.
+    pub rate_limit_per_second: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Polling {
+    /// An `event.poller.configuration` value, used when an instance sets none.
+    pub configuration: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -217,6 +228,8 @@ pub enum ConfigKind {
     Json,
     /// A JSON object of HTTP header names to values.
     Headers,
+    /// A poller configuration (`event.poller.configuration`).
+    Poller,
     /// One of the element's event methods.
     Method,
 }
@@ -229,7 +242,7 @@ impl ConfigKind {
             Self::Password | Self::HexSecret => "PASSWORD",
             Self::Boolean => "BOOLEAN",
             Self::Number => "TEXTFIELD_32",
-            Self::Json | Self::Headers => "TEXTAREA",
+            Self::Json | Self::Headers | Self::Poller => "CODE_EDITOR",
         }
     }
 }
@@ -314,6 +327,10 @@ impl Element {
         }
         if self.supports(EventMethod::Webhook) != self.webhook.is_some() {
             return Err("an element has a [webhook] section exactly when it supports webhook events".into());
+        }
+        if let Some(polling) = &self.polling {
+            crate::pipeline::sources::poller::config::PollerConfig::parse(&polling.configuration)
+                .map_err(|e| format!("polling.configuration.{e}"))?;
         }
         if let Some(signature) = self.webhook.as_ref().and_then(|w| w.signature.as_ref())
             && !self

@@ -47,6 +47,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(release_queued))
         .routes(routes!(get_subscription, reactivate_subscription))
         .routes(routes!(rotate_secret))
+        .routes(routes!(get_poller))
 }
 
 #[derive(Deserialize)]
@@ -563,5 +564,45 @@ async fn rotate_secret(
     Ok(Json(SecretBody {
         secret: secrecy::ExposeSecret::expose_secret(&secret).to_string(),
         previous_secret_expires_date: iso(retire_at),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PollerBody {
+    /// Seconds between polls.
+    interval_seconds: u64,
+    next_poll_date: String,
+    /// When the last successful poll started.
+    last_poll_date: Option<String>,
+    /// Polls failed in a row (they back off).
+    failures: u32,
+    last_error: Option<String>,
+    /// Set when polling waits for the instance to be re-authenticated.
+    paused_reason: Option<String>,
+}
+
+/// How the instance's poller is doing (404 when its events are not polled).
+#[utoipa::path(get, path = "/instances/{id}/events/poller", tag = "events", params(("id" = i64, Path)),
+    responses((status = 200, body = PollerBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_poller(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<InstanceId>,
+) -> Result<Json<PollerBody>, ApiError> {
+    let id = caller.instance(Some(id))?;
+    state.instances.get(caller.org(), id).await?;
+    let status = state.store.poll_status(caller.org(), id).await?.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "instance {id} is not polled: set event.vendor.type to polling and event.notification.enabled to true"
+        ))
+    })?;
+    Ok(Json(PollerBody {
+        interval_seconds: status.interval.as_secs(),
+        next_poll_date: iso(status.next_poll_at),
+        last_poll_date: status.last_poll_at.map(iso),
+        failures: status.failures,
+        last_error: status.last_error,
+        paused_reason: status.paused_reason,
     }))
 }

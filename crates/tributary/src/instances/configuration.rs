@@ -15,6 +15,7 @@ use crate::{
     crypto::Cipher,
     elements::{ConfigKeySpec, ConfigKind, Element, EventMethod},
     ids::{ConfigEntryId, InstanceId},
+    pipeline::sources::poller::config::PollerConfig,
     store::{ConfigEntry, StoredValue},
 };
 
@@ -25,6 +26,8 @@ pub const MASK: &str = "********";
 pub const EVENTS_ENABLED: &str = "event.notification.enabled";
 pub const CALLBACK_URL: &str = "event.notification.callback.url";
 pub const VENDOR_TYPE: &str = "event.vendor.type";
+pub const POLLER_CONFIGURATION: &str = "event.poller.configuration";
+pub const REFRESH_INTERVAL: &str = "event.poller.refresh_interval";
 pub const OAUTH_CALLBACK_URL: &str = "oauth.callback.url";
 pub const OAUTH_SCOPE: &str = "oauth.scope";
 
@@ -163,6 +166,15 @@ pub fn plan(
     if !missing.is_empty() {
         return Err(ConfigError::Missing(missing));
     }
+    if plain.get(VENDOR_TYPE).map(String::as_str) == Some(EventMethod::Polling.as_str())
+        && element.polling.is_none()
+        && !plain.contains_key(POLLER_CONFIGURATION)
+    {
+        return Err(ConfigError::Invalid {
+            key: POLLER_CONFIGURATION.into(),
+            reason: format!("required for polling: {} has no default poller", element.name),
+        });
+    }
     if plain.get(EVENTS_ENABLED).map(String::as_str) == Some("true") && !plain.contains_key(CALLBACK_URL) {
         return Err(ConfigError::Invalid {
             key: CALLBACK_URL.into(),
@@ -222,6 +234,11 @@ fn parse_value(element: &Element, spec: &ConfigKeySpec, value: &Value) -> Result
         }
         ConfigKind::Json => canonical_json(value, text)?.to_string(),
         ConfigKind::Headers => parse_headers(canonical_json(value, text)?)?,
+        ConfigKind::Poller => {
+            let config = canonical_json(value, text)?;
+            PollerConfig::parse(&config)?;
+            config.to_string()
+        }
         ConfigKind::Method => {
             let word = text.ok_or_else(|| expected("a string"))?;
             let method = match word.to_ascii_lowercase().as_str() {
@@ -441,6 +458,14 @@ mod tests {
             (json!({"oauth.api.key": "a\r\nX-Evil: 1"}), "control characters"),
             (json!({"oauth.api.key": ["a"]}), "expected a string, got an array"),
             (json!({"hootsuite.webhook.secret": "xyz"}), "hexadecimal digits"),
+            (
+                json!({"event.poller.configuration": {"messages": {"url": "/v1/messages", "idField": "id"}}}),
+                "event.poller.configuration: messages.datesConfiguration: required",
+            ),
+            (
+                json!({"event.poller.configuration": "{not json"}),
+                "event.poller.configuration: not valid JSON",
+            ),
             (
                 json!({"event.notification.callback.headers": {"Bad Name": "x"}}),
                 "not a valid HTTP header name",

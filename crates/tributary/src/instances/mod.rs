@@ -18,11 +18,12 @@ use self::{
     sealing::{Field, SecretError},
 };
 use crate::{
+    config::PollingConfig,
     crypto::{Cipher, CredentialHash, CryptoError, generate_credential},
     elements::{Element, Registry},
     ids::{ConfigEntryId, InstanceId, OrgId},
     oauth::{OAuthError, TokenManager},
-    pipeline::deliver::signing,
+    pipeline::{deliver::signing, sources::poller},
     store::{self, ConfigEntry, InstanceChange, InstanceRecord, NewInstance, Store, StoreError, User},
 };
 
@@ -152,15 +153,23 @@ pub struct Instances {
     cipher: Arc<Cipher>,
     elements: Arc<Registry>,
     tokens: Arc<TokenManager>,
+    polling: PollingConfig,
 }
 
 impl Instances {
-    pub fn new(store: Arc<dyn Store>, cipher: Arc<Cipher>, elements: Arc<Registry>, tokens: Arc<TokenManager>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        cipher: Arc<Cipher>,
+        elements: Arc<Registry>,
+        tokens: Arc<TokenManager>,
+        polling: PollingConfig,
+    ) -> Self {
         Self {
             store,
             cipher,
             elements,
             tokens,
+            polling,
         }
     }
 
@@ -186,6 +195,7 @@ impl Instances {
             config: plan.entries,
             grant: self.tokens.grant(id, &response, Some(&identity), now),
             signing_secret: self.seal(id, Field::SigningSecret, &signing_secret),
+            polling: poller::schedule(element, &plan.plain, &self.polling),
             created_at: now,
         };
         self.store.insert_instance(&instance).await?;
@@ -237,6 +247,7 @@ impl Instances {
         let change = InstanceChange {
             name: update.name.map(|n| n.0),
             tags: update.tags.map(|t| t.0),
+            polling: Some(poller::schedule(&element, &plan.plain, &self.polling)),
             config: plan.entries,
             disabled: None,
             grant,
@@ -268,6 +279,7 @@ impl Instances {
             Mode::Merge,
         )?;
         let change = InstanceChange {
+            polling: Some(poller::schedule(&element, &plan.plain, &self.polling)),
             config: plan.entries,
             ..Default::default()
         };

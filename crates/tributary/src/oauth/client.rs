@@ -102,6 +102,11 @@ impl ProviderClient {
         Self { http }
     }
 
+    /// The underlying client, for calls to a provider's API with an instance's token.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// The provider's authorization URL for the consent step.
     pub fn authorization_url(element: &Element, client_id: &str, redirect_uri: &str, scope: &str, state: &str) -> Url {
         let mut url = element.oauth2().authorization_url.clone();

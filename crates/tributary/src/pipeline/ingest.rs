@@ -50,11 +50,15 @@ impl Ingest {
         Self { store, metrics }
     }
 
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// Stores the arrival; once this returns, it is durable.
     pub async fn accept(&self, arrival: Arrival<'_>) -> Result<Accepted, StoreError> {
         let mut delivered_before = HashSet::new();
         loop {
-            let event = plan(&arrival, &delivered_before);
+            let event = prepare(&arrival, &delivered_before);
             match self.store.record_event(&event).await? {
                 Recorded::Stored => {
                     self.metrics
@@ -116,7 +120,9 @@ impl Ingest {
     }
 }
 
-fn plan(arrival: &Arrival<'_>, delivered_before: &HashSet<String>) -> NewEvent {
+/// The event an arrival becomes: its status, and its notifications unless it is ignored or
+/// a duplicate. Items whose sequence number is in `delivered_before` are left out.
+pub fn prepare(arrival: &Arrival<'_>, delivered_before: &HashSet<String>) -> NewEvent {
     let target = arrival.target;
     let all: Vec<&NormalizedEvent> = arrival
         .items

@@ -121,6 +121,7 @@ mod tests {
             subscription_active: true,
             failure_policy: FailurePolicy::Retry,
             config: vec![],
+            identity: None,
         }
     }
 

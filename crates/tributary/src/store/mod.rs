@@ -156,6 +156,8 @@ pub struct NewInstance {
     pub grant: Grant,
     /// The first Standard Webhooks secret for its notifications.
     pub signing_secret: Sealed,
+    /// When its events are polled, how often.
+    pub polling: Option<std::time::Duration>,
     pub created_at: Timestamp,
 }
 
@@ -192,6 +194,8 @@ pub struct InstanceChange {
     pub disabled: Option<bool>,
     /// A new grant from a re-authentication; makes the instance valid again.
     pub grant: Option<Grant>,
+    /// Start or change polling (`Some(Some(interval))`) or stop it (`Some(None)`).
+    pub polling: Option<Option<std::time::Duration>>,
 }
 
 /// Who is calling, once their credentials are resolved.
@@ -318,6 +322,8 @@ pub struct EventTarget {
     pub subscription_active: bool,
     pub failure_policy: FailurePolicy,
     pub config: Vec<ConfigEntry>,
+    /// The provider account (JSON), which providers' rate limits count against.
+    pub identity: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -440,6 +446,58 @@ pub struct DeliveryRecord {
     pub updated_at: Timestamp,
     pub payload: String,
     pub attempt_log: Vec<AttemptRecord>,
+}
+
+/// An instance whose poll is due, claimed for one lease.
+#[derive(Debug, Clone)]
+pub struct PollClaim {
+    pub instance: InstanceId,
+    pub interval: std::time::Duration,
+    /// When the last successful poll started; `None` before the first.
+    pub last_poll_at: Option<Timestamp>,
+    pub failures: u32,
+}
+
+/// What the previous polls saw of one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownObject {
+    pub fingerprint: String,
+    pub window_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectChange {
+    Remember {
+        resource: String,
+        id: String,
+        fingerprint: String,
+        window_at: Option<Timestamp>,
+    },
+    Forget {
+        resource: String,
+        id: String,
+    },
+}
+
+/// A successful poll: its events and what it learned, stored together.
+#[derive(Debug, Clone)]
+pub struct PollCommit {
+    pub instance: InstanceId,
+    pub owner: String,
+    pub started_at: Timestamp,
+    pub next_poll_at: Timestamp,
+    pub events: Vec<NewEvent>,
+    pub objects: Vec<ObjectChange>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PollStatus {
+    pub interval: std::time::Duration,
+    pub next_poll_at: Timestamp,
+    pub last_poll_at: Option<Timestamp>,
+    pub failures: u32,
+    pub last_error: Option<String>,
+    pub paused_reason: Option<String>,
 }
 
 #[async_trait]
@@ -578,6 +636,37 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes events received before `before` whose notifications are settled (delivered,
     /// failed or none), at most `limit` of them; returns how many.
     async fn prune_events(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
+
+    /// Takes up to `limit` instances whose poll is due (enabled, not paused) for `owner`.
+    async fn claim_polls(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PollClaim>>;
+    /// When the next poll is due.
+    async fn next_poll_at(&self) -> StoreResult<Option<Timestamp>>;
+    /// What the previous polls saw of a resource.
+    async fn known_objects(
+        &self,
+        instance: InstanceId,
+        resource: &str,
+    ) -> StoreResult<std::collections::HashMap<String, KnownObject>>;
+    /// Stores a poll's events, object changes and schedule in one transaction, if the lease
+    /// is still `owner`'s; false (and nothing written) otherwise.
+    async fn commit_poll(&self, commit: &PollCommit) -> StoreResult<bool>;
+    /// Records a failed poll and when to try again; `pause` stops polling until the
+    /// instance is re-authenticated.
+    async fn fail_poll(
+        &self,
+        instance: InstanceId,
+        owner: &str,
+        error: &str,
+        next_poll_at: Timestamp,
+        pause: bool,
+    ) -> StoreResult<()>;
+    async fn poll_status(&self, org: OrgId, instance: InstanceId) -> StoreResult<Option<PollStatus>>;
 }
 
 /// The current time at the precision the store keeps (milliseconds), so that a value read

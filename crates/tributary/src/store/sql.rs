@@ -14,9 +14,9 @@ use tokio::sync::Notify;
 use super::{
     AccessGrant, AttemptRecord, ClaimedDelivery, ConfigEntry, DeliveryOutcome, DeliveryRecord, DeliveryStatus,
     EventQuery, EventRecord, EventSource, EventStatus, EventTarget, FailurePolicy, Grant, InstanceCaller,
-    InstanceChange, InstanceRecord, NewDelivery, NewEvent, NewInstance, NewOrganization, NewUser, NextStep,
-    Organization, Recorded, RefreshClaim, Store, StoreError, StoreResult, StoredValue, Timestamp, User, from_millis,
-    to_millis,
+    InstanceChange, InstanceRecord, KnownObject, NewDelivery, NewEvent, NewInstance, NewOrganization, NewUser,
+    NextStep, ObjectChange, Organization, PollClaim, PollCommit, PollStatus, Recorded, RefreshClaim, Store, StoreError,
+    StoreResult, StoredValue, Timestamp, User, from_millis, to_millis,
 };
 use crate::{
     crypto::{CredentialHash, Sealed},
@@ -33,6 +33,8 @@ pub trait Dialect: Database {
     const CLAIM_DELIVERIES: &'static str;
     /// Run inside a transaction that added deliveries, so other nodes wake at its commit.
     const ANNOUNCE_DELIVERIES: Option<&'static str>;
+    /// Takes due polls: `$1` owner, `$2` lease end, `$3` now, `$4` limit.
+    const CLAIM_POLLS: &'static str;
 
     fn rows_affected(result: &Self::QueryResult) -> u64;
 }
@@ -196,6 +198,10 @@ fn attempt_from(row: &impl Columns) -> StoreResult<AttemptRecord> {
     })
 }
 
+fn millis(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// Id of a row nobody addresses from outside (attempts, signing secrets).
 fn row_id() -> i64 {
     rand::random_range(1..i64::MAX)
@@ -261,6 +267,8 @@ const EVENT_STATUS_FROM_DELIVERIES: &str = "UPDATE events SET updated_at = $2, s
      WHEN EXISTS (SELECT 1 FROM deliveries WHERE event_id = $1 AND status = 'queued') THEN 'queued' \
      WHEN EXISTS (SELECT 1 FROM deliveries WHERE event_id = $1 AND status IN ('pending', 'inflight')) \
      THEN 'dispatched' ELSE 'notified' END WHERE id = $1 AND status NOT IN ('ignored', 'duplicate')";
+const POLL_SCHEDULE: &str = "INSERT INTO poll_states (instance_id, interval_ms, next_poll_at, failures) \
+     VALUES ($1, $2, $3, 0) ON CONFLICT (instance_id) DO UPDATE SET interval_ms = excluded.interval_ms";
 const DELIVERY_COLUMNS: &str = "id, event_id, status, attempts, next_attempt_at, created_at, updated_at, payload";
 
 #[async_trait]
@@ -431,6 +439,14 @@ where
             .bind(to_millis(new.created_at))
             .execute(&mut *tx)
             .await?;
+        if let Some(interval) = new.polling {
+            sqlx::query(POLL_SCHEDULE)
+                .bind(new.id.get())
+                .bind(millis(interval))
+                .bind(to_millis(new.created_at))
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -564,6 +580,35 @@ where
             .bind(to_millis(now))
             .execute(&mut *tx)
             .await?;
+            // A paused poller resumes with the new grant.
+            sqlx::query(
+                "UPDATE poll_states SET paused_reason = NULL, failures = 0, last_error = NULL, next_poll_at = $2 \
+                 WHERE instance_id = $1 AND paused_reason IS NOT NULL",
+            )
+            .bind(id.get())
+            .bind(to_millis(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        match change.polling {
+            Some(Some(interval)) => {
+                sqlx::query(POLL_SCHEDULE)
+                    .bind(id.get())
+                    .bind(millis(interval))
+                    .bind(to_millis(now))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Some(None) => {
+                // Stopped polling forgets what it saw: when it starts again, it starts afresh.
+                for statement in [
+                    "DELETE FROM poll_states WHERE instance_id = $1",
+                    "DELETE FROM poll_objects WHERE instance_id = $1",
+                ] {
+                    sqlx::query(statement).bind(id.get()).execute(&mut *tx).await?;
+                }
+            }
+            None => {}
         }
         tx.commit().await?;
         Ok(true)
@@ -713,7 +758,7 @@ where
 
     async fn event_target(&self, id: InstanceId) -> StoreResult<Option<EventTarget>> {
         let Some(row) = sqlx::query(
-            "SELECT i.org_id, i.user_id, i.element_key, i.name, i.disabled, i.subscription_active, \
+            "SELECT i.org_id, i.user_id, i.element_key, i.name, i.disabled, i.subscription_active, i.identity, \
              o.failure_policy FROM instances i JOIN organizations o ON o.id = i.org_id WHERE i.id = $1",
         )
         .bind(id.get())
@@ -741,6 +786,7 @@ where
             subscription_active: row.flag("subscription_active")?,
             failure_policy: parse_enum(&row.text("failure_policy")?, FailurePolicy::parse)?,
             config: config.iter().map(config_entry_from).collect::<StoreResult<_>>()?,
+            identity: row.opt_text("identity")?,
         }))
     }
 
@@ -1130,6 +1176,192 @@ where
         .execute(&self.writer)
         .await?;
         Ok(DB::rows_affected(&deleted))
+    }
+
+    async fn claim_polls(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PollClaim>> {
+        let rows = sqlx::query(DB::CLAIM_POLLS)
+            .bind(owner)
+            .bind(to_millis(lease_until))
+            .bind(to_millis(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.writer)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PollClaim {
+                    instance: InstanceId::from_stored(row.int("instance_id")?),
+                    interval: std::time::Duration::from_millis(u64::try_from(row.int("interval_ms")?).unwrap_or(0)),
+                    last_poll_at: row.opt_time("last_poll_at")?,
+                    failures: u32::try_from(row.int("failures")?).unwrap_or(u32::MAX),
+                })
+            })
+            .collect()
+    }
+
+    async fn next_poll_at(&self) -> StoreResult<Option<Timestamp>> {
+        let row = sqlx::query(
+            "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_poll_at THEN lease_until \
+             ELSE next_poll_at END) AS next FROM poll_states WHERE paused_reason IS NULL",
+        )
+        .fetch_one(&self.reader)
+        .await?;
+        row.opt_time("next")
+    }
+
+    async fn known_objects(&self, instance: InstanceId, resource: &str) -> StoreResult<HashMap<String, KnownObject>> {
+        let rows = sqlx::query(
+            "SELECT object_id, fingerprint, window_at FROM poll_objects WHERE instance_id = $1 AND resource = $2",
+        )
+        .bind(instance.get())
+        .bind(resource)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.text("object_id")?,
+                    KnownObject {
+                        fingerprint: row.text("fingerprint")?,
+                        window_at: row.opt_time("window_at")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    async fn commit_poll(&self, commit: &PollCommit) -> StoreResult<bool> {
+        let mut tx = self.writer.begin_with(DB::BEGIN_WRITE).await?;
+        let id = commit.instance.get();
+        let held = sqlx::query(
+            "UPDATE poll_states SET last_poll_at = $3, next_poll_at = $4, failures = 0, last_error = NULL, \
+             lease_owner = NULL, lease_until = NULL WHERE instance_id = $1 AND lease_owner = $2",
+        )
+        .bind(id)
+        .bind(commit.owner.as_str())
+        .bind(to_millis(commit.started_at))
+        .bind(to_millis(commit.next_poll_at))
+        .execute(&mut *tx)
+        .await?;
+        if DB::rows_affected(&held) == 0 {
+            // Another process took the poll over; what this one found is its to report.
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        for change in &commit.objects {
+            match change {
+                ObjectChange::Remember {
+                    resource,
+                    id: object,
+                    fingerprint,
+                    window_at,
+                } => {
+                    sqlx::query(
+                        "INSERT INTO poll_objects (instance_id, resource, object_id, fingerprint, window_at) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (instance_id, resource, object_id) \
+                         DO UPDATE SET fingerprint = excluded.fingerprint, window_at = excluded.window_at",
+                    )
+                    .bind(id)
+                    .bind(resource.as_str())
+                    .bind(object.as_str())
+                    .bind(fingerprint.as_str())
+                    .bind(window_at.map(to_millis))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                ObjectChange::Forget { resource, id: object } => {
+                    sqlx::query("DELETE FROM poll_objects WHERE instance_id = $1 AND resource = $2 AND object_id = $3")
+                        .bind(id)
+                        .bind(resource.as_str())
+                        .bind(object.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        let mut announced = false;
+        for event in &commit.events {
+            sqlx::query(
+                "INSERT INTO events (id, instance_id, org_id, source, status, note, received_at, updated_at, raw, normalized) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)",
+            )
+            .bind(event.id.to_string())
+            .bind(event.instance.get())
+            .bind(event.org.get())
+            .bind(event.source.as_str())
+            .bind(event.status.as_str())
+            .bind(event.note.as_deref())
+            .bind(to_millis(event.received_at))
+            .bind(event.raw.as_str())
+            .bind(event.normalized.as_str())
+            .execute(&mut *tx)
+            .await?;
+            insert_deliveries::<DB>(
+                &mut tx,
+                event.org,
+                event.instance,
+                event.id,
+                &event.deliveries,
+                event.received_at,
+            )
+            .await?;
+            announced |= !event.deliveries.is_empty();
+        }
+        tx.commit().await?;
+        if announced {
+            self.wake.notify_one();
+        }
+        Ok(true)
+    }
+
+    async fn fail_poll(
+        &self,
+        instance: InstanceId,
+        owner: &str,
+        error: &str,
+        next_poll_at: Timestamp,
+        pause: bool,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE poll_states SET failures = failures + 1, last_error = $3, next_poll_at = $4, \
+             paused_reason = CASE WHEN $5 THEN $3 ELSE paused_reason END, lease_owner = NULL, lease_until = NULL \
+             WHERE instance_id = $1 AND lease_owner = $2",
+        )
+        .bind(instance.get())
+        .bind(owner)
+        .bind(error)
+        .bind(to_millis(next_poll_at))
+        .bind(pause)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn poll_status(&self, org: OrgId, instance: InstanceId) -> StoreResult<Option<PollStatus>> {
+        let row = sqlx::query(
+            "SELECT p.interval_ms, p.next_poll_at, p.last_poll_at, p.failures, p.last_error, p.paused_reason \
+             FROM poll_states p JOIN instances i ON i.id = p.instance_id WHERE i.org_id = $1 AND p.instance_id = $2",
+        )
+        .bind(org.get())
+        .bind(instance.get())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|row| {
+            Ok(PollStatus {
+                interval: std::time::Duration::from_millis(u64::try_from(row.int("interval_ms")?).unwrap_or(0)),
+                next_poll_at: row.time("next_poll_at")?,
+                last_poll_at: row.opt_time("last_poll_at")?,
+                failures: u32::try_from(row.int("failures")?).unwrap_or(u32::MAX),
+                last_error: row.opt_text("last_error")?,
+                paused_reason: row.opt_text("paused_reason")?,
+            })
+        })
+        .transpose()
     }
 }
 

@@ -18,6 +18,11 @@ impl Dialect for Sqlite {
          lease_until = $2, attempts = attempts + 1, updated_at = $3 WHERE id IN (SELECT id FROM deliveries \
          WHERE (status = 'pending' AND next_attempt_at <= $3) OR (status = 'inflight' AND lease_until < $3) \
          ORDER BY next_attempt_at LIMIT $4) RETURNING id, event_id, instance_id, payload, attempts";
+    const CLAIM_POLLS: &'static str = "UPDATE poll_states SET lease_owner = $1, lease_until = $2 \
+         WHERE instance_id IN (SELECT p.instance_id FROM poll_states p JOIN instances i ON i.id = p.instance_id \
+         WHERE p.next_poll_at <= $3 AND (p.lease_until IS NULL OR p.lease_until < $3) \
+         AND p.paused_reason IS NULL AND NOT i.disabled ORDER BY p.next_poll_at LIMIT $4) \
+         RETURNING instance_id, interval_ms, last_poll_at, failures";
     /// One process owns a SQLite file; it wakes its own workers in memory.
     const ANNOUNCE_DELIVERIES: Option<&'static str> = None;
 

@@ -6,6 +6,7 @@ mod delivery;
 mod errors;
 mod events;
 mod isolation;
+mod polling;
 mod secrets;
 mod seed_flow;
 mod store_contract;

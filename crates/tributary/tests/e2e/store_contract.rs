@@ -78,6 +78,7 @@ fn new_instance(owner: &User, token: &SecretString, refresh_in: Option<i64>) -> 
         ],
         grant: grant(3600, refresh_in),
         signing_secret: sealed("whsec"),
+        polling: None,
         created_at: Utc::now(),
     }
 }

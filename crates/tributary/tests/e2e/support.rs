@@ -289,8 +289,12 @@ impl Hub {
 
     /// Another hub process on the same database, simulator and master key.
     pub async fn second_node(&self) -> Running {
+        self.second_node_with(Box::new(|_| {})).await
+    }
+
+    pub async fn second_node_with(&self, configure: Box<dyn FnOnce(&mut Config) + Send>) -> Running {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let config = hub_config(&self.db, &self.sim, &self.master_key, &listener, Box::new(|_| {}));
+        let config = hub_config(&self.db, &self.sim, &self.master_key, &listener, configure);
         let state = AppState::build(config).await.expect("second hub");
         app::start(state, listener).expect("second hub")
     }
