@@ -16,7 +16,7 @@ use crate::{
     metrics::Metrics,
     oauth::{ProviderClient, TokenManager},
     pipeline::{
-        deliver::{Dispatcher, DispatcherConfig, retry::RetryPolicy},
+        deliver::{Dispatcher, DispatcherConfig, guard::NetworkPolicy, retry::RetryPolicy},
         ingest::Ingest,
         retention,
         sources::poller::Poller,
@@ -83,20 +83,22 @@ impl AppState {
             config.oauth.clone(),
             node.clone(),
         ));
+        let delivery = &config.delivery;
+        let network = Arc::new(NetworkPolicy::new(&delivery.allow_networks).map_err(anyhow::Error::msg)?);
         let instances = Instances::new(
             store.clone(),
             cipher.clone(),
             elements.clone(),
             tokens.clone(),
             config.polling.clone(),
+            network.clone(),
         );
         let metrics = Arc::new(Metrics::default());
-        let delivery = &config.delivery;
         let dispatcher = Arc::new(Dispatcher::new(
             store.clone(),
             cipher.clone(),
             metrics.clone(),
-            callback_client(Duration::from_secs(delivery.timeout_secs))?,
+            callback_client(Duration::from_secs(delivery.timeout_secs), &network)?,
             DispatcherConfig {
                 timeout: Duration::from_secs(delivery.timeout_secs),
                 retry: RetryPolicy {
@@ -109,6 +111,7 @@ impl AppState {
                     max_retry_after: Duration::from_secs(delivery.max_retry_after_secs),
                 },
                 concurrency: delivery.concurrency,
+                network: network.clone(),
             },
             node.clone(),
         ));
@@ -138,10 +141,13 @@ impl AppState {
 }
 
 /// The client for callback URLs: connections are kept and reused, redirects never followed
-/// (a 3xx is a failed delivery), every request bounded by the timeout.
-fn callback_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+/// (a 3xx is a failed delivery), names resolved only to permitted addresses, no proxy (it
+/// would resolve names itself, around the guard), every request bounded by the timeout.
+fn callback_client(timeout: Duration, network: &Arc<NetworkPolicy>) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(network.resolver())
+        .no_proxy()
         .timeout(timeout)
         .pool_max_idle_per_host(64)
         .user_agent(concat!("tributary/", env!("CARGO_PKG_VERSION")))

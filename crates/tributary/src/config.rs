@@ -176,6 +176,9 @@ pub struct DeliveryConfig {
     pub max_retry_after_secs: u64,
     /// Notifications in flight at once per hub process.
     pub concurrency: usize,
+    /// Non-public networks (CIDR) callbacks may reach, e.g. `["127.0.0.0/8"]` for a
+    /// receiver on this machine; everything non-public is refused otherwise (SSRF guard).
+    pub allow_networks: Vec<String>,
 }
 
 impl Default for DeliveryConfig {
@@ -186,6 +189,7 @@ impl Default for DeliveryConfig {
             retry_jitter: 0.2,
             max_retry_after_secs: 3600,
             concurrency: 64,
+            allow_networks: Vec::new(),
         }
     }
 }
@@ -302,6 +306,8 @@ impl Config {
                 "polling.concurrency and polling.interval_unit_secs must be at least 1".into(),
             ));
         }
+        crate::pipeline::deliver::guard::NetworkPolicy::new(&self.delivery.allow_networks)
+            .map_err(|e| ConfigError(format!("delivery.allow_networks: {e}")))?;
         if self.delivery.concurrency == 0 {
             return Err(ConfigError("delivery.concurrency must be at least 1".into()));
         }
@@ -371,6 +377,7 @@ mod tests {
             )?;
             jail.set_env("TRIBUTARY_LISTEN", "127.0.0.1:9001");
             jail.set_env("TRIBUTARY_OAUTH__REFRESH_AHEAD_SECS", "42");
+            jail.set_env("TRIBUTARY_DELIVERY__ALLOW_NETWORKS", r#"["127.0.0.0/8", "::1/128"]"#);
             let flags = CliOverrides {
                 database_url: Some("postgres://db/x".into()),
                 ..Default::default()
@@ -379,6 +386,7 @@ mod tests {
             assert_eq!(config.listen.to_string(), "127.0.0.1:9001");
             assert_eq!(config.public_url(), "https://hub.example.com");
             assert_eq!(config.oauth.refresh_ahead_secs, 42);
+            assert_eq!(config.delivery.allow_networks, ["127.0.0.0/8", "::1/128"]);
             assert_eq!(config.database_url(), "postgres://db/x");
             assert_eq!(
                 config.providers["hootsuite"].base_url.as_ref().unwrap().as_str(),

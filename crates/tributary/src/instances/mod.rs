@@ -14,7 +14,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 
 use self::{
-    configuration::{ConfigError, ConfigInput, Mode, OAUTH_CALLBACK_URL},
+    configuration::{CALLBACK_URL, ConfigError, ConfigInput, Mode, OAUTH_CALLBACK_URL},
     sealing::{Field, SecretError},
 };
 use crate::{
@@ -23,7 +23,10 @@ use crate::{
     elements::{Element, Registry},
     ids::{ConfigEntryId, InstanceId, OrgId},
     oauth::{OAuthError, TokenManager},
-    pipeline::{deliver::signing, sources::poller},
+    pipeline::{
+        deliver::{guard::NetworkPolicy, signing},
+        sources::poller,
+    },
     store::{self, ConfigEntry, InstanceChange, InstanceRecord, NewInstance, Store, StoreError, User},
 };
 
@@ -154,6 +157,7 @@ pub struct Instances {
     elements: Arc<Registry>,
     tokens: Arc<TokenManager>,
     polling: PollingConfig,
+    callbacks: Arc<NetworkPolicy>,
 }
 
 impl Instances {
@@ -163,6 +167,7 @@ impl Instances {
         elements: Arc<Registry>,
         tokens: Arc<TokenManager>,
         polling: PollingConfig,
+        callbacks: Arc<NetworkPolicy>,
     ) -> Self {
         Self {
             store,
@@ -170,14 +175,39 @@ impl Instances {
             elements,
             tokens,
             polling,
+            callbacks,
         }
+    }
+
+    /// Runs the configuration plan and the checks that need the hub's settings: a callback
+    /// URL whose host is an address the SSRF guard refuses is refused now, with a reason.
+    fn plan(
+        &self,
+        element: &Element,
+        id: InstanceId,
+        stored: &[ConfigEntry],
+        input: &ConfigInput,
+        mode: Mode,
+    ) -> Result<configuration::Plan, InstanceError> {
+        let plan = configuration::plan(element, &self.cipher, id, stored, input, mode)?;
+        if let Some(url) = plan.plain.get(CALLBACK_URL)
+            && let Ok(parsed) = url::Url::parse(url)
+        {
+            self.callbacks
+                .check_url(&parsed)
+                .map_err(|reason| ConfigError::Invalid {
+                    key: CALLBACK_URL.into(),
+                    reason,
+                })?;
+        }
+        Ok(plan)
     }
 
     /// Exchanges the code, checks the token, and stores the instance for `owner`'s organization.
     pub async fn create(&self, owner: &User, request: NewInstanceRequest) -> Result<Created, InstanceError> {
         let id = InstanceId::random();
         let element = &request.element;
-        let plan = configuration::plan(element, &self.cipher, id, &[], &request.config, Mode::Replace)?;
+        let plan = self.plan(element, id, &[], &request.config, Mode::Replace)?;
         let code = request.code.as_deref().ok_or_else(|| missing_code(element))?;
         let (response, identity) = self.authorize(element, id, &plan.entries, &plan.plain, code).await?;
         let now = store::now();
@@ -229,7 +259,7 @@ impl Instances {
     ) -> Result<InstanceRecord, InstanceError> {
         let current = self.get(org, id).await?;
         let element = self.element_of(&current)?;
-        let plan = configuration::plan(&element, &self.cipher, id, &current.config, &update.config, update.mode)?;
+        let plan = self.plan(&element, id, &current.config, &update.config, update.mode)?;
         let grant = match (&update.code, update.reauthenticate) {
             (None, false) => None,
             (None, true) => return Err(missing_code(&element)),
@@ -270,9 +300,8 @@ impl Instances {
         let current = self.get(org, id).await?;
         let element = self.element_of(&current)?;
         let key = config_entry(&current, entry)?.key.clone();
-        let plan = configuration::plan(
+        let plan = self.plan(
             &element,
-            &self.cipher,
             id,
             &current.config,
             &ConfigInput::single(&element, &key, value)?,

@@ -8,6 +8,7 @@ mod events;
 mod isolation;
 mod polling;
 mod secrets;
+mod security;
 mod seed_flow;
 mod store_contract;
 mod support;

@@ -5,6 +5,7 @@
 //! transaction, then records the attempt and the delivery's next step in one transaction.
 //! New work wakes the worker at once; otherwise it sleeps until the next delivery is due.
 
+pub mod guard;
 pub mod retry;
 pub mod signing;
 
@@ -44,6 +45,8 @@ pub struct DispatcherConfig {
     pub retry: RetryPolicy,
     /// Notifications in flight at once, per hub process.
     pub concurrency: usize,
+    /// Where callbacks may go.
+    pub network: Arc<guard::NetworkPolicy>,
 }
 
 pub struct Dispatcher {
@@ -272,6 +275,8 @@ impl Dispatcher {
         url: &str,
         delivery: &ClaimedDelivery,
     ) -> Result<reqwest::Request, String> {
+        let parsed = url::Url::parse(url).map_err(|e| format!("the callback URL is not valid: {e}"))?;
+        self.config.network.check_url(&parsed)?;
         let id = delivery.id.to_string();
         let body = delivery.payload.as_bytes();
         let timestamp = Utc::now().timestamp();
@@ -294,7 +299,7 @@ impl Dispatcher {
             .map_err(|e| format!("a signing secret could not be opened: {e}"))?;
         let mut request = self
             .http
-            .post(url)
+            .post(parsed)
             .header(header::CONTENT_TYPE, "application/json")
             .header("Elements-Webhook-Id", &id)
             .header("webhook-id", &id)

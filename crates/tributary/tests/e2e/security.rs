@@ -1,0 +1,113 @@
+//! Security properties over real HTTP: the SSRF guard on callback URLs (literal addresses
+//! refused when saved, names refused when they resolve to private addresses), and
+//! redirects never followed.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::{
+    events::{instance_sending_to, message_event, post_webhook},
+    on_both_backends,
+    support::{Answer, Database, Hub, HubOptions, Receiver, eventually},
+};
+
+async fn callbacks_to_private_addresses_are_refused(db: Database) {
+    let hub = Hub::start_with(
+        db,
+        HubOptions {
+            configure: Box::new(|config| config.delivery.allow_networks.clear()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let receiver = Receiver::start().await;
+    let instance = hub.create_instance().await;
+    let id = instance["id"].as_i64().unwrap();
+    for url in [
+        "http://127.0.0.1:9/events",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.7/hook",
+        "http://[::1]:8080/hook",
+        "http://localhost:8080/hook",
+    ] {
+        let (status, body) = hub
+            .call(
+                Method::PATCH,
+                &format!("/instances/{id}"),
+                &hub.auth,
+                Some(json!({"configuration": {"event.notification.callback.url": url}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("event.notification.callback.url") && message.contains("not a public address"),
+            "{message}"
+        );
+    }
+
+    // A name that resolves to loopback passes the literal check but not the resolver.
+    let port = receiver.url.split(':').nth(2).unwrap().split('/').next().unwrap();
+    let sneaky = format!("http://{}:{port}/events", loopback_name().await);
+    let (status, body) = hub
+        .call(
+            Method::PATCH,
+            &format!("/instances/{id}"),
+            &hub.auth,
+            Some(json!({"configuration": {"event.notification.callback.url": sneaky}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        post_webhook(&hub, &instance, &json!([message_event(1, "SENT", "1")])).await,
+        StatusCode::OK
+    );
+    let attempt = eventually(10, "the refused attempt", || async {
+        let (_, events) = hub.get(&format!("/instances/{id}/events")).await;
+        let event_id = events[0]["id"].as_str()?.to_string();
+        let (_, detail) = hub.get(&format!("/instances/{id}/events/{event_id}")).await;
+        detail["deliveries"][0]["attemptLog"][0].as_object().cloned()
+    })
+    .await;
+    let error = attempt["error"].as_str().unwrap();
+    assert!(error.contains("non-public addresses"), "{error}");
+    assert!(receiver.received().is_empty(), "nothing reached the private address");
+    hub.stop().await;
+}
+
+/// A host name other than `localhost` that resolves to loopback: this machine's own name
+/// (from /etc/hosts), or one of the usual aliases.
+async fn loopback_name() -> String {
+    let own = std::fs::read_to_string("/etc/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    for name in [own.as_str(), "localhost.localdomain", "ip6-localhost", "localhost."] {
+        if name.is_empty() {
+            continue;
+        }
+        if let Ok(mut addrs) = tokio::net::lookup_host((name, 80)).await
+            && addrs.any(|a| a.ip().is_loopback())
+        {
+            return name.to_string();
+        }
+    }
+    panic!("no host name resolves to loopback on this machine (add one to /etc/hosts)");
+}
+
+async fn redirects_are_not_followed(db: Database) {
+    let hub = Hub::start(db).await;
+    let receiver = Receiver::start().await;
+    let elsewhere = Receiver::start().await;
+    receiver.script([Answer {
+        status: 307,
+        headers: vec![("location", elsewhere.url.clone())],
+    }]);
+    let instance = instance_sending_to(&hub, &receiver.url).await;
+    post_webhook(&hub, &instance, &json!([message_event(1, "SENT", "1")])).await;
+    receiver.wait_for(2, 10).await;
+    assert!(elsewhere.received().is_empty(), "the redirect target was never called");
+    hub.stop().await;
+}
+
+on_both_backends!(callbacks_to_private_addresses_are_refused, redirects_are_not_followed);
