@@ -16,6 +16,7 @@ use crate::{
     metrics::Metrics,
     oauth::{ProviderClient, TokenManager},
     pipeline::{
+        cache::Caches,
         deliver::{Dispatcher, DispatcherConfig, guard::NetworkPolicy, retry::RetryPolicy},
         ingest::Ingest,
         retention,
@@ -38,6 +39,8 @@ pub struct Shared {
     pub ingest: Ingest,
     pub dispatcher: Arc<Dispatcher>,
     pub poller: Arc<Poller>,
+    /// What the pipeline reads about instances, briefly cached.
+    pub caches: Arc<Caches>,
     pub metrics: Arc<Metrics>,
     /// The hub's base URL as providers and browsers see it, without a trailing slash.
     pub public_url: String,
@@ -85,6 +88,7 @@ impl AppState {
         ));
         let delivery = &config.delivery;
         let network = Arc::new(NetworkPolicy::new(&delivery.allow_networks).map_err(anyhow::Error::msg)?);
+        let caches = Arc::new(Caches::default());
         let instances = Instances::new(
             store.clone(),
             cipher.clone(),
@@ -92,10 +96,12 @@ impl AppState {
             tokens.clone(),
             config.polling.clone(),
             network.clone(),
+            caches.clone(),
         );
         let metrics = Arc::new(Metrics::default());
         let dispatcher = Arc::new(Dispatcher::new(
             store.clone(),
+            caches.clone(),
             cipher.clone(),
             metrics.clone(),
             callback_client(Duration::from_secs(delivery.timeout_secs), &network)?,
@@ -135,6 +141,7 @@ impl AppState {
             instances,
             dispatcher,
             poller,
+            caches,
             metrics,
         })))
     }

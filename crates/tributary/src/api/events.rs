@@ -527,7 +527,11 @@ async fn reactivate_subscription(
 ) -> Result<Json<SubscriptionBody>, ApiError> {
     let id = caller.instance(Some(id))?;
     let now = store_now();
-    if !state.store.set_subscription(caller.org(), id, true, None, now).await? {
+    let found = state.store.set_subscription(caller.org(), id, true, None, now).await?;
+    // The receiver must see the subscription on before the queue is released, or events
+    // arriving in between would be parked behind the release.
+    state.caches.forget(id);
+    if !found {
         return Err(ApiError::NotFound(format!("instance {id} not found")));
     }
     let released = state.store.release_queued(caller.org(), id, now).await?;

@@ -24,6 +24,7 @@ use crate::{
     ids::{ConfigEntryId, InstanceId, OrgId},
     oauth::{OAuthError, TokenManager},
     pipeline::{
+        cache::Caches,
         deliver::{guard::NetworkPolicy, signing},
         sources::poller,
     },
@@ -158,6 +159,8 @@ pub struct Instances {
     tokens: Arc<TokenManager>,
     polling: PollingConfig,
     callbacks: Arc<NetworkPolicy>,
+    /// The pipeline's view of instances, dropped whenever one changes.
+    caches: Arc<Caches>,
 }
 
 impl Instances {
@@ -168,6 +171,7 @@ impl Instances {
         tokens: Arc<TokenManager>,
         polling: PollingConfig,
         callbacks: Arc<NetworkPolicy>,
+        caches: Arc<Caches>,
     ) -> Self {
         Self {
             store,
@@ -176,6 +180,7 @@ impl Instances {
             tokens,
             polling,
             callbacks,
+            caches,
         }
     }
 
@@ -328,11 +333,12 @@ impl Instances {
         let now = store::now();
         let retire_at = now + grace;
         let sealed = self.seal(id, Field::SigningSecret, &secret);
-        if self
+        let rotated = self
             .store
             .rotate_signing_secret(org, id, &sealed, now, retire_at)
-            .await?
-        {
+            .await?;
+        self.caches.forget(id);
+        if rotated {
             Ok((secret, retire_at))
         } else {
             Err(InstanceError::NotFound(id))
@@ -356,7 +362,9 @@ impl Instances {
     }
 
     pub async fn delete(&self, org: OrgId, id: InstanceId) -> Result<(), InstanceError> {
-        if self.store.delete_instance(org, id).await? {
+        let deleted = self.store.delete_instance(org, id).await?;
+        self.caches.forget(id);
+        if deleted {
             tracing::info!(instance = %id, "instance deleted");
             Ok(())
         } else {
@@ -380,7 +388,9 @@ impl Instances {
     }
 
     async fn apply(&self, org: OrgId, id: InstanceId, change: &InstanceChange) -> Result<(), InstanceError> {
-        if self.store.update_instance(org, id, change, store::now()).await? {
+        let updated = self.store.update_instance(org, id, change, store::now()).await?;
+        self.caches.forget(id);
+        if updated {
             Ok(())
         } else {
             Err(InstanceError::NotFound(id))

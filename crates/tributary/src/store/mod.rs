@@ -38,6 +38,11 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// The transaction a write shared with others did not commit.
+    #[error("database commit failed: {message}")]
+    Commit { unavailable: bool, message: String },
+    #[error("the database writer has stopped")]
+    WriterStopped,
 }
 
 impl StoreError {
@@ -45,6 +50,9 @@ impl StoreError {
     /// lost); the caller should answer "try again later", not "bad request".
     pub fn is_unavailable(&self) -> bool {
         matches!(
+            self,
+            StoreError::Commit { unavailable: true, .. } | StoreError::WriterStopped
+        ) || matches!(
             self,
             StoreError::Database(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
         ) || matches!(self, StoreError::Database(sqlx::Error::Database(e)) if is_unavailable_code(e.code().as_deref()))

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 
 use super::{
     ConnectOptions, StoreResult,
-    sql::{Dialect, SqlStore},
+    sql::{Dialect, SqlStore, Writes},
 };
 
 impl Dialect for Postgres {
@@ -51,11 +51,7 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<PgStore
     let mut listener = PgListener::connect_with(&pool).await?;
     listener.listen(CHANNEL).await?;
     tokio::spawn(relay_wakeups(listener, Arc::downgrade(&wake)));
-    Ok(SqlStore {
-        reader: pool.clone(),
-        writer: pool,
-        wake,
-    })
+    Ok(Writes::open_store(pool.clone(), pool, wake))
 }
 
 const CHANNEL: &str = "tributary_deliveries";

@@ -3,13 +3,14 @@
 //! Both engines accept the same SQL for everything the store does (`$n` placeholders,
 //! `ON CONFLICT`, `RETURNING`, integer timestamps), so the statements are written once here
 //! over a generic sqlx backend. What differs lives in the [`Dialect`] each backend module
-//! implements.
+//! implements. The writes on the hot path (events arriving, deliveries finishing) go
+//! through a group-commit writer ([`Writes`]), so many share one transaction.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, marker::PhantomData, sync::Arc};
 
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::{
     AccessGrant, AttemptRecord, ClaimedDelivery, ConfigEntry, DeliveryOutcome, DeliveryRecord, DeliveryStatus,
@@ -46,6 +47,8 @@ pub struct SqlStore<DB: Database> {
     pub(super) writer: Pool<DB>,
     /// Signalled when deliveries are added here (and, on PostgreSQL, anywhere).
     pub(super) wake: Arc<Notify>,
+    /// The group-commit writer's queue.
+    jobs: mpsc::Sender<Job>,
 }
 
 /// Typed column access for any backend's rows; keeps the row decoding below free of
@@ -791,55 +794,7 @@ where
     }
 
     async fn record_event(&self, event: &NewEvent) -> StoreResult<Recorded> {
-        let mut tx = self.writer.begin_with(DB::BEGIN_WRITE).await?;
-        let id = event.id.to_string();
-        sqlx::query(
-            "INSERT INTO events (id, instance_id, org_id, source, status, note, received_at, updated_at, raw, normalized) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)",
-        )
-        .bind(id.as_str())
-        .bind(event.instance.get())
-        .bind(event.org.get())
-        .bind(event.source.as_str())
-        .bind(event.status.as_str())
-        .bind(event.note.as_deref())
-        .bind(to_millis(event.received_at))
-        .bind(event.raw.as_str())
-        .bind(event.normalized.as_str())
-        .execute(&mut *tx)
-        .await?;
-        let mut taken = Vec::new();
-        for sequence in &event.sequences {
-            let inserted = sqlx::query(
-                "INSERT INTO event_sequences (instance_id, seq_no, event_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(event.instance.get())
-            .bind(sequence.as_str())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
-            if DB::rows_affected(&inserted) == 0 {
-                taken.push(sequence.clone());
-            }
-        }
-        if !taken.is_empty() {
-            tx.rollback().await?;
-            return Ok(Recorded::SequencesTaken(taken));
-        }
-        insert_deliveries::<DB>(
-            &mut tx,
-            event.org,
-            event.instance,
-            event.id,
-            &event.deliveries,
-            event.received_at,
-        )
-        .await?;
-        tx.commit().await?;
-        if !event.deliveries.is_empty() {
-            self.wake.notify_one();
-        }
-        Ok(Recorded::Stored)
+        self.batched(|reply| Job::Record(event.clone(), reply)).await
     }
 
     async fn delivery_wakeup(&self) {
@@ -931,7 +886,7 @@ where
         if DB::rows_affected(&updated) == 0 {
             return Ok(false);
         }
-        insert_deliveries::<DB>(&mut tx, org, instance, event, deliveries, now).await?;
+        Writes::<DB>::deliveries(&mut tx, org, instance, event, deliveries, now).await?;
         tx.commit().await?;
         self.wake.notify_one();
         Ok(true)
@@ -1058,57 +1013,7 @@ where
     }
 
     async fn finish_delivery(&self, outcome: &DeliveryOutcome) -> StoreResult<()> {
-        let mut tx = self.writer.begin_with(DB::BEGIN_WRITE).await?;
-        let id = outcome.id.to_string();
-        let now = to_millis(outcome.now);
-        if let Some(attempt) = &outcome.attempt {
-            sqlx::query(
-                "INSERT INTO delivery_attempts (id, delivery_id, attempted_at, status_code, latency_ms, error, response_body) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(row_id())
-            .bind(id.as_str())
-            .bind(to_millis(attempt.at))
-            .bind(attempt.status_code.map(i64::from))
-            .bind(i64::try_from(attempt.latency_ms).unwrap_or(i64::MAX))
-            .bind(attempt.error.as_deref())
-            .bind(attempt.response_body.as_deref())
-            .execute(&mut *tx)
-            .await?;
-        }
-        let (status, next_attempt_at) = match outcome.next {
-            NextStep::Delivered => (DeliveryStatus::Delivered, None),
-            NextStep::RetryAt(at) => (DeliveryStatus::Pending, Some(to_millis(at))),
-            NextStep::Failed => (DeliveryStatus::Failed, None),
-            NextStep::Queued => (DeliveryStatus::Queued, None),
-        };
-        // A worker whose lease ran out keeps its attempt on record but no longer decides
-        // what happens next: the delivery is someone else's now.
-        sqlx::query(
-            "UPDATE deliveries SET status = $3, next_attempt_at = $4, lease_owner = NULL, lease_until = NULL, \
-             updated_at = $5 WHERE id = $1 AND lease_owner = $2",
-        )
-        .bind(id.as_str())
-        .bind(outcome.owner.as_str())
-        .bind(status.as_str())
-        .bind(next_attempt_at)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(EVENT_STATUS_FROM_DELIVERIES)
-            .bind(outcome.event.to_string())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(reason) = &outcome.deactivate {
-            sqlx::query("UPDATE instances SET subscription_active = FALSE, subscription_note = $2 WHERE id = $1")
-                .bind(outcome.instance.get())
-                .bind(reason.as_str())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.batched(|reply| Job::Finish(outcome.clone(), reply)).await
     }
 
     async fn delivery_backlog(&self) -> StoreResult<u64> {
@@ -1286,30 +1191,8 @@ where
         }
         let mut announced = false;
         for event in &commit.events {
-            sqlx::query(
-                "INSERT INTO events (id, instance_id, org_id, source, status, note, received_at, updated_at, raw, normalized) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)",
-            )
-            .bind(event.id.to_string())
-            .bind(event.instance.get())
-            .bind(event.org.get())
-            .bind(event.source.as_str())
-            .bind(event.status.as_str())
-            .bind(event.note.as_deref())
-            .bind(to_millis(event.received_at))
-            .bind(event.raw.as_str())
-            .bind(event.normalized.as_str())
-            .execute(&mut *tx)
-            .await?;
-            insert_deliveries::<DB>(
-                &mut tx,
-                event.org,
-                event.instance,
-                event.id,
-                &event.deliveries,
-                event.received_at,
-            )
-            .await?;
+            // Polls carry no sequence numbers, so nothing can be taken.
+            Writes::<DB>::event(&mut tx, event).await?;
             announced |= !event.deliveries.is_empty();
         }
         tx.commit().await?;
@@ -1365,15 +1248,31 @@ where
     }
 }
 
-/// Inserts deliveries in an open transaction and announces them to other nodes.
-async fn insert_deliveries<DB>(
-    tx: &mut sqlx::Transaction<'static, DB>,
-    org: OrgId,
-    instance: InstanceId,
-    event: EventId,
-    deliveries: &[NewDelivery],
-    now: Timestamp,
-) -> StoreResult<()>
+/// One write the group-commit writer runs for a caller.
+enum Job {
+    Record(NewEvent, oneshot::Sender<StoreResult<Recorded>>),
+    Finish(DeliveryOutcome, oneshot::Sender<StoreResult<()>>),
+}
+
+/// The most writes one transaction carries.
+const MAX_BATCH: usize = 256;
+
+impl<DB: Database> SqlStore<DB> {
+    /// Hands a write to the group-commit writer and waits until it is committed.
+    async fn batched<T>(&self, job: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Job) -> StoreResult<T> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(job(reply))
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+}
+
+/// Statements that write, run inside a transaction the caller owns.
+pub(super) struct Writes<DB>(PhantomData<DB>);
+
+impl<DB> Writes<DB>
 where
     DB: Dialect,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -1381,26 +1280,217 @@ where
     for<'e> i64: Encode<'e, DB> + Type<DB>,
     for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
     for<'e> &'e str: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<&'e str>: Encode<'e, DB> + Type<DB>,
     for<'e> String: Encode<'e, DB> + Type<DB>,
 {
-    let event = event.to_string();
-    for delivery in deliveries {
-        sqlx::query(DELIVERY_INSERT)
-            .bind(delivery.id.to_string())
-            .bind(event.as_str())
-            .bind(instance.get())
-            .bind(org.get())
-            .bind(delivery.payload.as_str())
-            .bind(delivery.status.as_str())
-            .bind(delivery.next_attempt_at.map(to_millis))
-            .bind(to_millis(now))
-            .execute(&mut **tx)
+    /// A store over these pools, with its group-commit writer running.
+    pub(super) fn open_store(reader: Pool<DB>, writer: Pool<DB>, wake: Arc<Notify>) -> SqlStore<DB> {
+        let (jobs, queue) = mpsc::channel(MAX_BATCH * 4);
+        tokio::spawn(Self::run(writer.clone(), queue, wake.clone()));
+        SqlStore {
+            reader,
+            writer,
+            wake,
+            jobs,
+        }
+    }
+
+    /// The group-commit writer: concurrent writes (events arriving, deliveries finishing)
+    /// share one transaction and so one fsync, each in its own savepoint so that one
+    /// refused write (a sequence number already taken) leaves the others alone. A caller
+    /// hears back only after the commit. Alone, a write commits at once: nothing waits to
+    /// fill a batch.
+    async fn run(pool: Pool<DB>, mut jobs: mpsc::Receiver<Job>, wake: Arc<Notify>) {
+        while let Some(first) = jobs.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            Self::commit(&pool, batch, &wake).await;
+        }
+    }
+
+    async fn commit(pool: &Pool<DB>, batch: Vec<Job>, wake: &Notify) {
+        let mut results = Vec::with_capacity(batch.len());
+        let committed: StoreResult<()> = async {
+            let mut tx = pool.begin_with(DB::BEGIN_WRITE).await?;
+            for job in &batch {
+                let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
+                let result = match job {
+                    Job::Record(event, _) => Self::event(&mut savepoint, event).await.map(Some),
+                    Job::Finish(outcome, _) => Self::finish(&mut savepoint, outcome).await.map(|()| None),
+                };
+                if matches!(result, Ok(Some(Recorded::Stored)) | Ok(None)) {
+                    savepoint.commit().await?;
+                } else {
+                    savepoint.rollback().await?;
+                }
+                results.push(result);
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        let announce = committed.is_ok()
+            && batch.iter().zip(&results).any(|(job, result)| {
+                matches!((job, result), (Job::Record(event, _), Ok(Some(Recorded::Stored))) if !event.deliveries.is_empty())
+            });
+        let failure = committed.err().map(|e| (e.is_unavailable(), e.to_string()));
+        let mut results = results.into_iter();
+        for job in batch {
+            let result = match &failure {
+                Some((unavailable, message)) => Err(StoreError::Commit {
+                    unavailable: *unavailable,
+                    message: message.clone(),
+                }),
+                None => results.next().expect("one result per job"),
+            };
+            match job {
+                Job::Record(_, reply) => {
+                    let _ = reply.send(result.map(|r| r.expect("a recorded event has an outcome")));
+                }
+                Job::Finish(_, reply) => {
+                    let _ = reply.send(result.map(|_| ()));
+                }
+            }
+        }
+        if announce {
+            wake.notify_one();
+        }
+    }
+
+    /// Stores an event, its sequence numbers and its deliveries; when a sequence number is
+    /// taken, says which (the caller rolls back).
+    pub(super) async fn event(conn: &mut DB::Connection, event: &NewEvent) -> StoreResult<Recorded> {
+        let id = event.id.to_string();
+        sqlx::query(
+            "INSERT INTO events (id, instance_id, org_id, source, status, note, received_at, updated_at, raw, normalized) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)",
+        )
+        .bind(id.as_str())
+        .bind(event.instance.get())
+        .bind(event.org.get())
+        .bind(event.source.as_str())
+        .bind(event.status.as_str())
+        .bind(event.note.as_deref())
+        .bind(to_millis(event.received_at))
+        .bind(event.raw.as_str())
+        .bind(event.normalized.as_str())
+        .execute(&mut *conn)
+        .await?;
+        let mut taken = Vec::new();
+        for sequence in &event.sequences {
+            let inserted = sqlx::query(
+                "INSERT INTO event_sequences (instance_id, seq_no, event_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(event.instance.get())
+            .bind(sequence.as_str())
+            .bind(id.as_str())
+            .execute(&mut *conn)
             .await?;
+            if DB::rows_affected(&inserted) == 0 {
+                taken.push(sequence.clone());
+            }
+        }
+        if !taken.is_empty() {
+            return Ok(Recorded::SequencesTaken(taken));
+        }
+        Self::deliveries(
+            conn,
+            event.org,
+            event.instance,
+            event.id,
+            &event.deliveries,
+            event.received_at,
+        )
+        .await?;
+        Ok(Recorded::Stored)
     }
-    if !deliveries.is_empty()
-        && let Some(announce) = DB::ANNOUNCE_DELIVERIES
-    {
-        sqlx::query(announce).execute(&mut **tx).await?;
+
+    /// Inserts deliveries and announces them to other nodes.
+    pub(super) async fn deliveries(
+        conn: &mut DB::Connection,
+        org: OrgId,
+        instance: InstanceId,
+        event: EventId,
+        deliveries: &[NewDelivery],
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let event = event.to_string();
+        for delivery in deliveries {
+            sqlx::query(DELIVERY_INSERT)
+                .bind(delivery.id.to_string())
+                .bind(event.as_str())
+                .bind(instance.get())
+                .bind(org.get())
+                .bind(delivery.payload.as_str())
+                .bind(delivery.status.as_str())
+                .bind(delivery.next_attempt_at.map(to_millis))
+                .bind(to_millis(now))
+                .execute(&mut *conn)
+                .await?;
+        }
+        if !deliveries.is_empty()
+            && let Some(announce) = DB::ANNOUNCE_DELIVERIES
+        {
+            sqlx::query(announce).execute(&mut *conn).await?;
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Records an attempt and moves the delivery and its event on.
+    async fn finish(conn: &mut DB::Connection, outcome: &DeliveryOutcome) -> StoreResult<()> {
+        let id = outcome.id.to_string();
+        let now = to_millis(outcome.now);
+        if let Some(attempt) = &outcome.attempt {
+            sqlx::query(
+                "INSERT INTO delivery_attempts (id, delivery_id, attempted_at, status_code, latency_ms, error, response_body) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(row_id())
+            .bind(id.as_str())
+            .bind(to_millis(attempt.at))
+            .bind(attempt.status_code.map(i64::from))
+            .bind(i64::try_from(attempt.latency_ms).unwrap_or(i64::MAX))
+            .bind(attempt.error.as_deref())
+            .bind(attempt.response_body.as_deref())
+            .execute(&mut *conn)
+            .await?;
+        }
+        let (status, next_attempt_at) = match outcome.next {
+            NextStep::Delivered => (DeliveryStatus::Delivered, None),
+            NextStep::RetryAt(at) => (DeliveryStatus::Pending, Some(to_millis(at))),
+            NextStep::Failed => (DeliveryStatus::Failed, None),
+            NextStep::Queued => (DeliveryStatus::Queued, None),
+        };
+        // A worker whose lease ran out keeps its attempt on record but no longer decides
+        // what happens next: the delivery is someone else's now.
+        sqlx::query(
+            "UPDATE deliveries SET status = $3, next_attempt_at = $4, lease_owner = NULL, lease_until = NULL, \
+             updated_at = $5 WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(id.as_str())
+        .bind(outcome.owner.as_str())
+        .bind(status.as_str())
+        .bind(next_attempt_at)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(EVENT_STATUS_FROM_DELIVERIES)
+            .bind(outcome.event.to_string())
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        if let Some(reason) = &outcome.deactivate {
+            sqlx::query("UPDATE instances SET subscription_active = FALSE, subscription_note = $2 WHERE id = $1")
+                .bind(outcome.instance.get())
+                .bind(reason.as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
 }

@@ -9,7 +9,7 @@ use sqlx::{
 
 use super::{
     ConnectOptions, StoreResult,
-    sql::{Dialect, SqlStore},
+    sql::{Dialect, SqlStore, Writes},
 };
 
 impl Dialect for Sqlite {
@@ -59,9 +59,5 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<SqliteS
         .max_connections(options.max_connections)
         .connect_with(connect.read_only(true))
         .await?;
-    Ok(SqlStore {
-        reader,
-        writer,
-        wake: Default::default(),
-    })
+    Ok(Writes::open_store(reader, writer, Default::default()))
 }

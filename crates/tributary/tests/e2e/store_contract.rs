@@ -734,7 +734,46 @@ async fn signing_secrets_rotate_with_grace(db: Database) {
     );
 }
 
+/// Concurrent writes commit together; a sequence number sent twice at once is stored once,
+/// and the refusal of one write leaves its neighbours in the batch alone.
+async fn concurrent_events_race_for_sequences(db: Database) {
+    let store = db.store().await;
+    let (acme, id) = instance_for(store.as_ref()).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..100 {
+        let event = new_event(&acme.user, id, &[&format!("seq-{}", n / 2)], 1);
+        let store = store.clone();
+        tasks.spawn(async move { store.record_event(&event).await.unwrap() });
+    }
+    let outcomes = tasks.join_all().await;
+    let stored = outcomes.iter().filter(|o| **o == Recorded::Stored).count();
+    assert_eq!(stored, 50, "one of each pair");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Recorded::Stored | Recorded::SequencesTaken(_)))
+    );
+    assert_eq!(
+        store.delivery_backlog().await.unwrap(),
+        50,
+        "the refused events left no deliveries"
+    );
+    let listed = store
+        .list_events(
+            acme.user.org,
+            id,
+            &EventQuery {
+                limit: 500,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 50);
+}
+
 on_both_backends!(
+    concurrent_events_race_for_sequences,
     events_are_deduplicated_by_sequence,
     deliveries_are_claimed_once_and_settle_their_event,
     queued_deliveries_wait_for_release,

@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use self::retry::{RetryPolicy, parse_retry_after};
+use super::cache::Caches;
 use crate::{
     crypto::Cipher,
     instances::{
@@ -51,6 +52,7 @@ pub struct DispatcherConfig {
 
 pub struct Dispatcher {
     store: Arc<dyn Store>,
+    caches: Arc<Caches>,
     cipher: Arc<Cipher>,
     metrics: Arc<Metrics>,
     http: reqwest::Client,
@@ -68,6 +70,7 @@ enum Answer {
 impl Dispatcher {
     pub fn new(
         store: Arc<dyn Store>,
+        caches: Arc<Caches>,
         cipher: Arc<Cipher>,
         metrics: Arc<Metrics>,
         http: reqwest::Client,
@@ -76,6 +79,7 @@ impl Dispatcher {
     ) -> Self {
         Self {
             store,
+            caches,
             cipher,
             metrics,
             http,
@@ -152,7 +156,12 @@ impl Dispatcher {
     }
 
     async fn try_deliver(&self, delivery: &ClaimedDelivery) -> Result<(), StoreError> {
-        let Some(target) = self.store.event_target(delivery.instance).await? else {
+        let Some(target) = self
+            .caches
+            .targets
+            .get(delivery.instance, || self.store.event_target(delivery.instance))
+            .await?
+        else {
             // The instance was deleted, and its deliveries with it.
             return Ok(());
         };
@@ -252,6 +261,7 @@ impl Dispatcher {
                 ),
             },
         };
+        let deactivated = deactivate.is_some();
         self.store
             .finish_delivery(&DeliveryOutcome {
                 id: delivery.id,
@@ -264,6 +274,9 @@ impl Dispatcher {
                 now: store::now(),
             })
             .await?;
+        if deactivated {
+            self.caches.forget(delivery.instance);
+        }
         self.metrics.delivery(count, Some(latency));
         Ok(())
     }
@@ -284,19 +297,24 @@ impl Dispatcher {
             sealing::config_value(&self.cipher, target.instance, &target.config, key)
                 .map_err(|e| format!("{key} could not be opened: {e}"))
         };
-        let sealed = self
-            .store
-            .signing_secrets(target.instance, store::now())
-            .await
-            .map_err(|e| e.to_string())?;
-        let secrets = sealed
-            .iter()
-            .map(|s| {
-                self.cipher
-                    .open(s, &sealing::context(target.instance, Field::SigningSecret))
+        let secrets = self
+            .caches
+            .signing_secrets
+            .get(target.instance, || async {
+                let sealed = self.store.signing_secrets(target.instance, store::now()).await?;
+                sealed
+                    .iter()
+                    .map(|s| {
+                        self.cipher
+                            .open(s, &sealing::context(target.instance, Field::SigningSecret))
+                    })
+                    .collect::<Result<Vec<SecretString>, _>>()
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt(format!("a signing secret could not be opened: {e}")))
             })
-            .collect::<Result<Vec<SecretString>, _>>()
-            .map_err(|e| format!("a signing secret could not be opened: {e}"))?;
+            .await
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
         let mut request = self
             .http
             .post(parsed)

@@ -137,8 +137,9 @@ async fn receive(
     let mut targets = Vec::with_capacity(ids.len());
     for &id in ids {
         let target = state
-            .store
-            .event_target(id)
+            .caches
+            .targets
+            .get(id, || state.store.event_target(id))
             .await?
             .filter(|t| t.element_key == element.key)
             .ok_or_else(|| ApiError::NotFound(format!("No {} instance {id} on this hub.", element.name)))?;
