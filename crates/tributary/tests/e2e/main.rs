@@ -5,6 +5,7 @@ mod binary;
 mod delivery;
 mod errors;
 mod events;
+mod hostile;
 mod isolation;
 mod polling;
 mod secrets;

@@ -75,6 +75,45 @@ impl Database {
         .expect("store")
     }
 
+    /// Every row of every table, as sorted text: equal snapshots mean nothing was written.
+    pub async fn snapshot(&self) -> Vec<String> {
+        let mut rows = match self {
+            Database::Sqlite { dir } => {
+                use sqlx::{Column, Row};
+                let url = format!("sqlite://{}", dir.path().join("tributary.db").display());
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                let tables: Vec<(String,)> =
+                    sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+                        .fetch_all(&mut conn)
+                        .await
+                        .unwrap();
+                let mut rows = Vec::new();
+                for (table,) in tables {
+                    let found = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table}")))
+                        .fetch_all(&mut conn)
+                        .await
+                        .unwrap();
+                    for row in found {
+                        let cells: Vec<String> = (0..row.columns().len())
+                            .map(|i| {
+                                row.try_get::<Option<i64>, _>(i)
+                                    .map(|v| format!("{v:?}"))
+                                    .or_else(|_| row.try_get::<Option<String>, _>(i).map(|v| format!("{v:?}")))
+                                    .or_else(|_| row.try_get::<Option<Vec<u8>>, _>(i).map(|v| format!("{v:?}")))
+                                    .unwrap_or_else(|e| format!("<{e}> {}", row.columns()[i].name()))
+                            })
+                            .collect();
+                        rows.push(format!("{table}: {}", cells.join(" | ")));
+                    }
+                }
+                rows
+            }
+            Database::Postgres { .. } => self.dump().await.lines().map(str::to_owned).collect(),
+        };
+        rows.sort();
+        rows
+    }
+
     /// Every byte stored in the database, as text, for "no secret in clear" checks.
     pub async fn dump(&self) -> String {
         match self {
