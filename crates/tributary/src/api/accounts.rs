@@ -61,6 +61,8 @@ async fn patch_settings(
     }
     if let Some(policy) = policy {
         state.store.set_failure_policy(caller.org(), policy).await?;
+        // Deliveries read the policy through the per-instance cache.
+        state.caches.clear();
     }
     settings(&state, &caller).await
 }

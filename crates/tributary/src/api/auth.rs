@@ -5,6 +5,10 @@
 //! secret>, Element <instance token>` for calls about one instance, or all three. An element
 //! token confines the caller to its own instance, by construction: [`Caller::instance`] is
 //! the only way a handler learns which instance to touch.
+//!
+//! Without the header, the web console's session cookie authenticates its user with the
+//! organization's reach (see `console.rs`); a request that changes something must then also
+//! carry the session's CSRF token.
 
 use axum::{
     extract::FromRequestParts,
@@ -12,7 +16,7 @@ use axum::{
 };
 use secrecy::SecretString;
 
-use super::error::ApiError;
+use super::{console::Session, error::ApiError};
 use crate::{
     app::AppState,
     crypto::CredentialHash,
@@ -132,10 +136,18 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::Unauthorized(format!("No Authorization header. Send {EXPECTED}.")))?;
+        let Some(header) = parts.headers.get(header::AUTHORIZATION) else {
+            // The web console's browser session stands in for the header: its user, with the
+            // organization's reach, as long as writes carry its CSRF token.
+            let session = Session::from_headers(&parts.headers, state)
+                .await?
+                .ok_or_else(|| ApiError::Unauthorized(format!("No Authorization header. Send {EXPECTED}.")))?;
+            session.check_csrf(&parts.method, &parts.headers)?;
+            return Ok(Caller {
+                user: session.user,
+                element: None,
+            });
+        };
         let header = header.to_str().map_err(|_| {
             ApiError::Unauthorized(format!("The Authorization header is not plain text. Send {EXPECTED}."))
         })?;

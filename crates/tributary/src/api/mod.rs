@@ -1,9 +1,11 @@
 //! The HTTP API: Cloud-Elements-compatible routes under `/elements/api-v2`, one module per
 //! resource, each owning its router; plus operations endpoints and the OpenAPI document,
-//! which is generated from the handlers' annotations so it cannot drift from the routes.
+//! which is generated from the handlers' annotations so it cannot drift from the routes;
+//! and the web console, served beside the API and outside its description.
 
 pub mod accounts;
 pub mod auth;
+pub mod console;
 pub mod elements;
 pub mod error;
 pub mod events;
@@ -123,6 +125,7 @@ pub fn app(state: AppState) -> Router {
             &format!("{BASE_PATH}/openapi.json"),
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }),
         )
+        .merge(console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

@@ -37,6 +37,12 @@ impl Caches {
         self.targets.forget(id);
         self.signing_secrets.forget(id);
     }
+
+    /// Drops everything, for a change that concerns many instances (an organization setting).
+    pub fn clear(&self) {
+        self.targets.clear();
+        self.signing_secrets.clear();
+    }
 }
 
 pub struct InstanceCache<V> {
@@ -77,6 +83,10 @@ impl<V> InstanceCache<V> {
 
     pub fn forget(&self, id: InstanceId) {
         self.lock().remove(&id);
+    }
+
+    pub fn clear(&self) {
+        self.lock().clear();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<InstanceId, (Instant, Arc<V>)>> {

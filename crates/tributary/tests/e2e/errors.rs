@@ -38,8 +38,10 @@ async fn raw(
     content_type: Option<&str>,
     body: impl Into<reqwest::Body>,
 ) -> (StatusCode, Value) {
-    let mut request = hub
-        .http
+    // A fresh connection each time: the hub may close one whose oversized body it refused to
+    // read, and a pooled client would send the next request on it.
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let mut request = http
         .request(method, format!("{}{path}", hub.base))
         .header("authorization", &hub.auth)
         .body(body);
