@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    api::limits::Limits,
     config::{Config, SqliteSynchronous},
     crypto::{Cipher, MasterKey},
     elements::Registry,
@@ -41,6 +42,7 @@ pub struct Shared {
     pub poller: Arc<Poller>,
     /// What the pipeline reads about instances, briefly cached.
     pub caches: Arc<Caches>,
+    pub limits: Limits,
     pub metrics: Arc<Metrics>,
     /// The hub's base URL as providers and browsers see it, without a trailing slash.
     pub public_url: String,
@@ -132,6 +134,7 @@ impl AppState {
         ));
         Ok(Self(Arc::new(Shared {
             public_url: config.public_url(),
+            limits: Limits::new(&config.limits),
             ingest: Ingest::new(store.clone(), metrics.clone()),
             config,
             store,

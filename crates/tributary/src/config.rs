@@ -40,6 +40,7 @@ pub struct Config {
     pub events: EventsConfig,
     pub delivery: DeliveryConfig,
     pub polling: PollingConfig,
+    pub limits: LimitsConfig,
     pub log: LogConfig,
     /// Per-element overrides of the provider endpoints, keyed by element key.
     pub providers: BTreeMap<String, ProviderOverride>,
@@ -59,6 +60,7 @@ impl Default for Config {
             events: EventsConfig::default(),
             delivery: DeliveryConfig::default(),
             polling: PollingConfig::default(),
+            limits: LimitsConfig::default(),
             log: LogConfig::default(),
             providers: BTreeMap::new(),
         }
@@ -225,6 +227,29 @@ impl PollingConfig {
                 .max(self.min_interval_secs)
                 .max(1),
         )
+    }
+}
+
+/// Request rates, per second with a burst allowance; 0 turns a limit off.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Webhook requests per instance (Hootsuite sends one batch every 5 s at most per URL).
+    pub receiver_per_instance_per_second: u32,
+    pub receiver_burst: u32,
+    /// API requests per organization.
+    pub api_per_organization_per_second: u32,
+    pub api_burst: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            receiver_per_instance_per_second: 50,
+            receiver_burst: 500,
+            api_per_organization_per_second: 100,
+            api_burst: 300,
+        }
     }
 }
 

@@ -136,77 +136,84 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Some(header) = parts.headers.get(header::AUTHORIZATION) else {
-            // The web console's browser session stands in for the header: its user, with the
-            // organization's reach, as long as writes carry its CSRF token.
-            let session = Session::from_headers(&parts.headers, state)
+        let caller = authenticate(parts, state).await?;
+        state.limits.api(caller.org())?;
+        Ok(caller)
+    }
+}
+
+/// Resolves the request's credentials (header or console session) to a caller.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let Some(header) = parts.headers.get(header::AUTHORIZATION) else {
+        // The web console's browser session stands in for the header: its user, with the
+        // organization's reach, as long as writes carry its CSRF token.
+        let session = Session::from_headers(&parts.headers, state)
+            .await?
+            .ok_or_else(|| ApiError::Unauthorized(format!("No Authorization header. Send {EXPECTED}.")))?;
+        session.check_csrf(&parts.method, &parts.headers)?;
+        return Ok(Caller {
+            user: session.user,
+            element: None,
+        });
+    };
+    let header = header
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized(format!("The Authorization header is not plain text. Send {EXPECTED}.")))?;
+    let credentials = parse_authorization(header).map_err(|problem| {
+        ApiError::Unauthorized(format!(
+            "Authorization header not understood: {problem}. Send {EXPECTED}."
+        ))
+    })?;
+    let Some(user) = &credentials.user else {
+        return Err(ApiError::Unauthorized(format!(
+            "The Authorization header lacks the User secret. Send {EXPECTED}."
+        )));
+    };
+    let user_hash = CredentialHash::of(user);
+    let store = &state.store;
+    match (&credentials.organization, &credentials.element) {
+        (None, None) => Err(ApiError::Unauthorized(format!(
+            "The Authorization header needs an Organization secret or an Element token with the User secret. Send {EXPECTED}."
+        ))),
+        (organization, Some(token)) => {
+            let caller = store
+                .find_instance_caller(&user_hash, &CredentialHash::of(token))
                 .await?
-                .ok_or_else(|| ApiError::Unauthorized(format!("No Authorization header. Send {EXPECTED}.")))?;
-            session.check_csrf(&parts.method, &parts.headers)?;
-            return Ok(Caller {
-                user: session.user,
-                element: None,
-            });
-        };
-        let header = header.to_str().map_err(|_| {
-            ApiError::Unauthorized(format!("The Authorization header is not plain text. Send {EXPECTED}."))
-        })?;
-        let credentials = parse_authorization(header).map_err(|problem| {
-            ApiError::Unauthorized(format!(
-                "Authorization header not understood: {problem}. Send {EXPECTED}."
-            ))
-        })?;
-        let Some(user) = &credentials.user else {
-            return Err(ApiError::Unauthorized(format!(
-                "The Authorization header lacks the User secret. Send {EXPECTED}."
-            )));
-        };
-        let user_hash = CredentialHash::of(user);
-        let store = &state.store;
-        match (&credentials.organization, &credentials.element) {
-            (None, None) => Err(ApiError::Unauthorized(format!(
-                "The Authorization header needs an Organization secret or an Element token with the User secret. Send {EXPECTED}."
-            ))),
-            (organization, Some(token)) => {
-                let caller = store
-                    .find_instance_caller(&user_hash, &CredentialHash::of(token))
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::Unauthorized(
-                            "Invalid credentials: the user secret or element token is wrong, or the instance was deleted.".into(),
-                        )
-                    })?;
-                if let Some(organization) = organization {
-                    let same = store
-                        .find_platform_caller(&user_hash, &CredentialHash::of(organization))
-                        .await?
-                        .is_some_and(|u| u.org == caller.user.org);
-                    if !same {
-                        return Err(ApiError::Unauthorized(
-                            "Invalid credentials: the organization secret does not belong with this user and element token.".into(),
-                        ));
-                    }
-                }
-                Ok(Caller {
-                    user: caller.user,
-                    element: Some(ElementScope {
-                        instance: caller.instance,
-                        disabled: caller.disabled,
-                    }),
-                })
-            }
-            (Some(organization), None) => {
-                let user = store
+                .ok_or_else(|| {
+                    ApiError::Unauthorized(
+                        "Invalid credentials: the user secret or element token is wrong, or the instance was deleted."
+                            .into(),
+                    )
+                })?;
+            if let Some(organization) = organization {
+                let same = store
                     .find_platform_caller(&user_hash, &CredentialHash::of(organization))
                     .await?
-                    .ok_or_else(|| {
-                        ApiError::Unauthorized(
-                            "Invalid credentials: no user with this secret in the organization with this secret."
-                                .into(),
-                        )
-                    })?;
-                Ok(Caller { user, element: None })
+                    .is_some_and(|u| u.org == caller.user.org);
+                if !same {
+                    return Err(ApiError::Unauthorized(
+                            "Invalid credentials: the organization secret does not belong with this user and element token.".into(),
+                        ));
+                }
             }
+            Ok(Caller {
+                user: caller.user,
+                element: Some(ElementScope {
+                    instance: caller.instance,
+                    disabled: caller.disabled,
+                }),
+            })
+        }
+        (Some(organization), None) => {
+            let user = store
+                .find_platform_caller(&user_hash, &CredentialHash::of(organization))
+                .await?
+                .ok_or_else(|| {
+                    ApiError::Unauthorized(
+                        "Invalid credentials: no user with this secret in the organization with this secret.".into(),
+                    )
+                })?;
+            Ok(Caller { user, element: None })
         }
     }
 }

@@ -66,6 +66,8 @@ pub enum ApiError {
         message: String,
         provider_message: Option<String>,
     },
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_secs: u64 },
     /// The database cannot take the request right now; the caller should retry.
     #[error("{0}")]
     Unavailable(String),
@@ -84,6 +86,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -99,6 +102,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let request_id = request_id();
+        let retry_after = match &self {
+            ApiError::TooManyRequests { retry_after_secs, .. } => Some(retry_after_secs.to_string()),
+            ApiError::Unavailable(_) => Some("5".to_string()),
+            _ => None,
+        };
         let (message, provider_message) = match self {
             ApiError::Internal(cause) => {
                 tracing::error!(request_id, %cause, "internal error");
@@ -138,10 +146,8 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        if let Some(seconds) = retry_after.and_then(|s| header::HeaderValue::from_str(&s).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, seconds);
         }
         response
     }

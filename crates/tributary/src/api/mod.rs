@@ -12,6 +12,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod instances;
+pub mod limits;
 pub mod metrics;
 
 use axum::{

@@ -110,4 +110,62 @@ async fn redirects_are_not_followed(db: Database) {
     hub.stop().await;
 }
 
-on_both_backends!(callbacks_to_private_addresses_are_refused, redirects_are_not_followed);
+async fn rate_limits_per_instance_and_per_organization(db: Database) {
+    let hub = Hub::start_with(
+        db,
+        HubOptions {
+            configure: Box::new(|config| {
+                config.limits.receiver_per_instance_per_second = 1;
+                config.limits.receiver_burst = 3;
+                config.limits.api_per_organization_per_second = 1;
+                config.limits.api_burst = 40;
+            }),
+            ..Default::default()
+        },
+    )
+    .await;
+    let receiver = Receiver::start().await;
+    let first = instance_sending_to(&hub, &receiver.url).await;
+    let second = instance_sending_to(&hub, &receiver.url).await;
+    let mut statuses = Vec::new();
+    for n in 0..5 {
+        statuses.push(post_webhook(&hub, &first, &json!([message_event(n, "SENT", "1")])).await);
+    }
+    assert_eq!(&statuses[..3], [StatusCode::OK; 3]);
+    assert_eq!(statuses[4], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+    assert_eq!(
+        post_webhook(&hub, &second, &json!([message_event(9, "SENT", "2")])).await,
+        StatusCode::OK,
+        "another instance has its own allowance"
+    );
+
+    // The organization's API allowance runs out; another organization's does not.
+    let globex = hub.other_tenant().await;
+    let limited = eventually(10, "the API limit", || async {
+        let response = hub
+            .http
+            .get(format!("{}/instances", hub.base))
+            .header("authorization", &hub.auth)
+            .send()
+            .await
+            .unwrap();
+        (response.status() == StatusCode::TOO_MANY_REQUESTS).then_some(response)
+    })
+    .await;
+    let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry_after >= 1);
+    let body: serde_json::Value = limited.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("Too many requests"),
+        "{body}"
+    );
+    let (status, _) = hub.call(Method::GET, "/instances", &globex, None).await;
+    assert_eq!(status, StatusCode::OK);
+    hub.stop().await;
+}
+
+on_both_backends!(
+    callbacks_to_private_addresses_are_refused,
+    redirects_are_not_followed,
+    rate_limits_per_instance_and_per_organization,
+);

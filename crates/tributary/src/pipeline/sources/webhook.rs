@@ -143,6 +143,7 @@ async fn receive(
             .await?
             .filter(|t| t.element_key == element.key)
             .ok_or_else(|| ApiError::NotFound(format!("No {} instance {id} on this hub.", element.name)))?;
+        state.limits.receiver(id)?;
         verify_signature(state, &element, &target, headers, &body)?;
         targets.push(target);
     }
