@@ -206,6 +206,8 @@ pub struct PollingConfig {
     pub min_interval_secs: u64,
     /// Instances polled at once per hub process.
     pub concurrency: usize,
+    /// How long one process may hold a poll; another takes the instance over after that.
+    pub lease_secs: u64,
 }
 
 impl Default for PollingConfig {
@@ -214,6 +216,7 @@ impl Default for PollingConfig {
             interval_unit_secs: 60,
             min_interval_secs: 60,
             concurrency: 8,
+            lease_secs: 300,
         }
     }
 }

@@ -45,8 +45,6 @@ use crate::{
     store::{self, EventSource, EventTarget, PollClaim, PollCommit, Store, StoreError},
 };
 
-/// The longest a poll may run before another process may take it over.
-const LEASE: Duration = Duration::from_secs(300);
 /// A poll that reads more pages than this is refused (a provider that never ends its cursor).
 const MAX_PAGES: usize = 1000;
 /// First back-off after a failed poll; it doubles with each further failure.
@@ -163,7 +161,12 @@ impl Poller {
                 let now = store::now();
                 match self
                     .store
-                    .claim_polls(&self.node, now, now + LEASE, u32::try_from(free).unwrap_or(u32::MAX))
+                    .claim_polls(
+                        &self.node,
+                        now,
+                        now + Duration::from_secs(self.settings.lease_secs),
+                        u32::try_from(free).unwrap_or(u32::MAX),
+                    )
                     .await
                 {
                     Ok(claims) => {
