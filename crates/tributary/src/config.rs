@@ -154,6 +154,9 @@ pub struct EventsConfig {
     pub max_body_bytes: usize,
     /// Days the event log keeps settled events.
     pub retention_days: u64,
+    /// Webhook requests handled at once; more wait their turn (unread) instead of holding
+    /// memory while the database catches up.
+    pub max_in_flight: usize,
 }
 
 impl Default for EventsConfig {
@@ -161,6 +164,7 @@ impl Default for EventsConfig {
         Self {
             max_body_bytes: 1024 * 1024,
             retention_days: 7,
+            max_in_flight: 256,
         }
     }
 }
@@ -336,6 +340,9 @@ impl Config {
         }
         crate::pipeline::deliver::guard::NetworkPolicy::new(&self.delivery.allow_networks)
             .map_err(|e| ConfigError(format!("delivery.allow_networks: {e}")))?;
+        if self.events.max_in_flight == 0 {
+            return Err(ConfigError("events.max_in_flight must be at least 1".into()));
+        }
         if self.delivery.concurrency == 0 {
             return Err(ConfigError("delivery.concurrency must be at least 1".into()));
         }

@@ -32,6 +32,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use self::error::{ApiError, REQUEST_ID};
 use crate::app::AppState;
+use crate::config::EventsConfig;
 
 /// Where the Cloud-Elements-compatible API lives.
 pub const BASE_PATH: &str = "/elements/api-v2";
@@ -76,13 +77,13 @@ impl Modify for Security {
 }
 
 /// The API routes and their OpenAPI description.
-fn routes(max_event_body: usize) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+fn routes(events: &EventsConfig) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let api = OpenApiRouter::new()
         .merge(elements::router())
         .merge(instances::router())
         .merge(events::router())
         .merge(accounts::router())
-        .merge(crate::pipeline::sources::webhook::router(max_event_body));
+        .merge(crate::pipeline::sources::webhook::router(events));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(BASE_PATH, api)
         .merge(health::router())
@@ -92,7 +93,7 @@ fn routes(max_event_body: usize) -> (Router<AppState>, utoipa::openapi::OpenApi)
 
 /// The OpenAPI document of the whole HTTP API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    with_document_path(routes(crate::config::EventsConfig::default().max_body_bytes).1)
+    with_document_path(routes(&EventsConfig::default()).1)
 }
 
 /// Adds the document's own route, which is served outside the annotated routers.
@@ -116,7 +117,7 @@ fn with_document_path(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi:
 
 /// The complete HTTP application.
 pub fn app(state: AppState) -> Router {
-    let (router, openapi) = routes(state.config.events.max_body_bytes);
+    let (router, openapi) = routes(&state.config.events);
     let document = with_document_path(openapi)
         .to_json()
         .expect("the OpenAPI document serializes");

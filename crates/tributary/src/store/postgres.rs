@@ -20,8 +20,7 @@ impl Dialect for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const CLAIM_DELIVERIES: &'static str = "UPDATE deliveries SET status = 'inflight', lease_owner = $1, \
          lease_until = $2, attempts = attempts + 1, updated_at = $3 WHERE id IN (SELECT id FROM deliveries \
-         WHERE (status = 'pending' AND next_attempt_at <= $3) OR (status = 'inflight' AND lease_until < $3) \
-         ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+         WHERE status = 'pending' AND next_attempt_at <= $3 ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
          RETURNING id, event_id, instance_id, payload, attempts";
     const CLAIM_POLLS: &'static str = "UPDATE poll_states SET lease_owner = $1, lease_until = $2 \
          WHERE instance_id IN (SELECT p.instance_id FROM poll_states p JOIN instances i ON i.id = p.instance_id \
@@ -48,9 +47,9 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<PgStore
         .await?;
     sqlx::migrate!("migrations/postgres").run(&pool).await?;
     let wake = Arc::new(Notify::new());
-    let mut listener = PgListener::connect_with(&pool).await?;
-    listener.listen(CHANNEL).await?;
-    tokio::spawn(relay_wakeups(listener, Arc::downgrade(&wake)));
+    // The listener's connection opens in the background: the hub is ready without it, and
+    // until it listens, workers find other nodes' work on their periodic look.
+    tokio::spawn(relay_wakeups(pool.clone(), Arc::downgrade(&wake)));
     Ok(Writes::open_store(pool.clone(), pool, wake))
 }
 
@@ -59,7 +58,26 @@ const CHANNEL: &str = "tributary_deliveries";
 /// Turns other nodes' announcements into local wake-ups, for as long as the store lives.
 /// sqlx reconnects the listener after a lost connection; while it is down, workers still
 /// find due deliveries on their periodic look.
-async fn relay_wakeups(mut listener: PgListener, wake: Weak<Notify>) {
+async fn relay_wakeups(pool: sqlx::PgPool, wake: Weak<Notify>) {
+    let mut listener = loop {
+        let connected = async {
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        }
+        .await;
+        match connected {
+            Ok(listener) => break listener,
+            Err(error) => {
+                if wake.strong_count() == 0 {
+                    return;
+                }
+                tracing::warn!(%error, "could not listen for other nodes' deliveries; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    };
+    drop(pool);
     loop {
         let received = listener.recv().await;
         let Some(wake) = wake.upgrade() else { return };

@@ -29,10 +29,11 @@ pub trait Dialect: Database {
     /// Opens a transaction that will write. SQLite must take its write lock up front
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first can fail to upgrade.
     const BEGIN_WRITE: &'static str;
-    /// Takes due deliveries: `$1` owner, `$2` lease end, `$3` now, `$4` limit. PostgreSQL
-    /// skips rows other nodes are claiming; SQLite's single writer makes the statement atomic.
+    /// Takes due pending deliveries in order: `$1` owner, `$2` lease end, `$3` now, `$4`
+    /// limit. PostgreSQL skips rows other nodes are claiming; SQLite's single writer makes the
+    /// statement atomic.
     const CLAIM_DELIVERIES: &'static str;
-    /// Run inside a transaction that added deliveries, so other nodes wake at its commit.
+    /// Run after deliveries are added, so other nodes wake (none for a single-process engine).
     const ANNOUNCE_DELIVERIES: Option<&'static str>;
     /// Takes due polls: `$1` owner, `$2` lease end, `$3` now, `$4` limit.
     const CLAIM_POLLS: &'static str;
@@ -889,6 +890,7 @@ where
         Writes::<DB>::deliveries(&mut tx, org, instance, event, deliveries, now).await?;
         tx.commit().await?;
         self.wake.notify_one();
+        Writes::<DB>::announce(&self.writer).await;
         Ok(true)
     }
 
@@ -944,11 +946,9 @@ where
         .bind(to_millis(now))
         .execute(&mut *tx)
         .await?;
-        if let Some(announce) = DB::ANNOUNCE_DELIVERIES {
-            sqlx::query(announce).execute(&mut *tx).await?;
-        }
         tx.commit().await?;
         self.wake.notify_one();
+        Writes::<DB>::announce(&self.writer).await;
         Ok(DB::rows_affected(&released))
     }
 
@@ -981,6 +981,16 @@ where
         lease_until: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
+        // Deliveries whose worker vanished go back to pending first. Kept apart from the
+        // claim: one statement covering both could not walk the pending index in order and
+        // stop after `limit`, and would read the whole backlog.
+        sqlx::query(
+            "UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL \
+             WHERE status = 'inflight' AND lease_until < $1",
+        )
+        .bind(to_millis(now))
+        .execute(&self.writer)
+        .await?;
         let rows = sqlx::query(DB::CLAIM_DELIVERIES)
             .bind(owner)
             .bind(to_millis(lease_until))
@@ -1198,6 +1208,7 @@ where
         tx.commit().await?;
         if announced {
             self.wake.notify_one();
+            Writes::<DB>::announce(&self.writer).await;
         }
         Ok(true)
     }
@@ -1248,6 +1259,9 @@ where
     }
 }
 
+/// What one write of a batch came to: an event's outcome, or `None` for a finished delivery.
+type JobResult = StoreResult<Option<Recorded>>;
+
 /// One write the group-commit writer runs for a caller.
 enum Job {
     Record(NewEvent, oneshot::Sender<StoreResult<Recorded>>),
@@ -1256,6 +1270,11 @@ enum Job {
 
 /// The most writes one transaction carries.
 const MAX_BATCH: usize = 256;
+
+/// Whether a write went through (an event stored, a delivery finished).
+fn accepted(result: &JobResult) -> bool {
+    matches!(result, Ok(Some(Recorded::Stored)) | Ok(None))
+}
 
 impl<DB: Database> SqlStore<DB> {
     /// Hands a write to the group-commit writer and waits until it is committed.
@@ -1314,26 +1333,19 @@ where
     }
 
     async fn commit(pool: &Pool<DB>, batch: Vec<Job>, wake: &Notify) {
-        let mut results = Vec::with_capacity(batch.len());
-        let committed: StoreResult<()> = async {
-            let mut tx = pool.begin_with(DB::BEGIN_WRITE).await?;
-            for job in &batch {
-                let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
-                let result = match job {
-                    Job::Record(event, _) => Self::event(&mut savepoint, event).await.map(Some),
-                    Job::Finish(outcome, _) => Self::finish(&mut savepoint, outcome).await.map(|()| None),
-                };
-                if matches!(result, Ok(Some(Recorded::Stored)) | Ok(None)) {
-                    savepoint.commit().await?;
-                } else {
-                    savepoint.rollback().await?;
-                }
-                results.push(result);
-            }
-            tx.commit().await?;
-            Ok(())
-        }
-        .await;
+        // Most batches have no refused write, so they run without savepoints (two statements
+        // fewer per write); a batch that has one runs again with each write isolated.
+        let committed = match Self::attempt(pool, &batch, false).await {
+            Ok(Some(results)) => Ok(results),
+            Ok(None) => Self::attempt(pool, &batch, true)
+                .await
+                .map(|results| results.expect("isolated writes always complete")),
+            Err(error) => Err(error),
+        };
+        let (results, committed): (Vec<JobResult>, StoreResult<()>) = match committed {
+            Ok(results) => (results, Ok(())),
+            Err(error) => (Vec::new(), Err(error)),
+        };
         let announce = committed.is_ok()
             && batch.iter().zip(&results).any(|(job, result)| {
                 matches!((job, result), (Job::Record(event, _), Ok(Some(Recorded::Stored))) if !event.deliveries.is_empty())
@@ -1359,6 +1371,56 @@ where
         }
         if announce {
             wake.notify_one();
+            Self::announce(pool).await;
+        }
+    }
+
+    /// Tells other hub processes that deliveries were added. Done after the commit, in a
+    /// statement of its own: PostgreSQL serializes the commits of transactions that notify,
+    /// which inside the data transaction would stop concurrent writes sharing a WAL flush.
+    pub(super) async fn announce(pool: &Pool<DB>) {
+        if let Some(statement) = DB::ANNOUNCE_DELIVERIES
+            && let Err(error) = sqlx::query(statement).execute(pool).await
+        {
+            // Other nodes still find the work on their next look, within seconds.
+            tracing::warn!(%error, "could not announce new deliveries");
+        }
+    }
+
+    /// Runs a batch in one transaction. Without `isolate`, the first refused write rolls
+    /// everything back and the answer is `None`; with it, each write runs in a savepoint, so
+    /// a refused one is undone alone.
+    async fn attempt(pool: &Pool<DB>, batch: &[Job], isolate: bool) -> StoreResult<Option<Vec<JobResult>>> {
+        let mut tx = pool.begin_with(DB::BEGIN_WRITE).await?;
+        let mut results = Vec::with_capacity(batch.len());
+        for job in batch {
+            let result = if isolate {
+                let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
+                let result = Self::job(&mut savepoint, job).await;
+                if accepted(&result) {
+                    savepoint.commit().await?;
+                } else {
+                    savepoint.rollback().await?;
+                }
+                result
+            } else {
+                let result = Self::job(&mut tx, job).await;
+                if !accepted(&result) {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                result
+            };
+            results.push(result);
+        }
+        tx.commit().await?;
+        Ok(Some(results))
+    }
+
+    async fn job(conn: &mut DB::Connection, job: &Job) -> JobResult {
+        match job {
+            Job::Record(event, _) => Self::event(conn, event).await.map(Some),
+            Job::Finish(outcome, _) => Self::finish(conn, outcome).await.map(|()| None),
         }
     }
 
@@ -1410,7 +1472,7 @@ where
         Ok(Recorded::Stored)
     }
 
-    /// Inserts deliveries and announces them to other nodes.
+    /// Inserts deliveries.
     pub(super) async fn deliveries(
         conn: &mut DB::Connection,
         org: OrgId,
@@ -1432,11 +1494,6 @@ where
                 .bind(to_millis(now))
                 .execute(&mut *conn)
                 .await?;
-        }
-        if !deliveries.is_empty()
-            && let Some(announce) = DB::ANNOUNCE_DELIVERIES
-        {
-            sqlx::query(announce).execute(&mut *conn).await?;
         }
         Ok(())
     }

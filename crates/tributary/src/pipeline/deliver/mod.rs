@@ -100,7 +100,9 @@ impl Dispatcher {
         loop {
             while in_flight.try_join_next().is_some() {}
             let free = self.config.concurrency.saturating_sub(in_flight.len());
-            if free == 0 {
+            // Claims go through the database's single writer: wait until a quarter of the
+            // slots are free and fill them at once, rather than claim one row per free slot.
+            if free == 0 || (free < self.config.concurrency.div_ceil(4) && !in_flight.is_empty()) {
                 tokio::select! {
                     () = shutdown.cancelled() => break,
                     _ = in_flight.join_next() => {}

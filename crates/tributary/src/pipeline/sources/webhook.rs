@@ -19,11 +19,13 @@ use base64::{
     engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
 };
 use serde_json::{Value, value::RawValue};
+use tower::limit::ConcurrencyLimitLayer;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     api::error::{ApiError, ErrorBody},
     app::AppState,
+    config::EventsConfig,
     crypto::hmac_sha256_verify,
     elements::{Element, Encoding, KeyEncoding},
     ids::InstanceId,
@@ -32,11 +34,12 @@ use crate::{
     store::{self, EventSource, EventTarget},
 };
 
-pub fn router(max_body_bytes: usize) -> OpenApiRouter<AppState> {
+pub fn router(events: &EventsConfig) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(receive_at_instance_url))
         .routes(routes!(receive_for_listed_instances))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(DefaultBodyLimit::max(events.max_body_bytes))
+        .layer(ConcurrencyLimitLayer::new(events.max_in_flight))
 }
 
 /// Receive a provider's events for the instance named (in Base64) by the URL.
