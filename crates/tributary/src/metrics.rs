@@ -24,7 +24,7 @@ struct EventLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct DeliveryLabels {
+struct OutcomeLabels {
     outcome: &'static str,
 }
 
@@ -37,10 +37,24 @@ pub enum DeliveryCount {
     Queued,
 }
 
+/// How a poll of one instance ended, for counting.
+#[derive(Debug, Clone, Copy)]
+pub enum PollCount {
+    /// Read every resource and recorded what changed.
+    Completed,
+    /// Another process took the lease over; what this one found was discarded.
+    TakenOver,
+    /// Failed and will be tried again after a back-off.
+    Retried,
+    /// Failed in a way only the user can fix (configuration, revoked grant).
+    Paused,
+}
+
 pub struct Metrics {
     registry: Registry,
     events: Family<EventLabels, Counter>,
-    deliveries: Family<DeliveryLabels, Counter>,
+    deliveries: Family<OutcomeLabels, Counter>,
+    polls: Family<OutcomeLabels, Counter>,
     latency: Histogram,
     backlog: Gauge,
 }
@@ -54,11 +68,17 @@ impl Default for Metrics {
             "Provider events stored, by outcome (received, ignored, duplicate, queued)",
             events.clone(),
         );
-        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        let deliveries = Family::<OutcomeLabels, Counter>::default();
         registry.register(
             "delivery_attempts",
             "Notification attempts and parkings, by outcome (delivered, retried, failed, queued)",
             deliveries.clone(),
+        );
+        let polls = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "polls",
+            "Polls of provider APIs, by outcome (completed, taken_over, retried, paused)",
+            polls.clone(),
         );
         let latency = Histogram::new(exponential_buckets(0.001, 2.0, 16));
         registry.register(
@@ -76,6 +96,7 @@ impl Default for Metrics {
             registry,
             events,
             deliveries,
+            polls,
             latency,
             backlog,
         }
@@ -100,10 +121,20 @@ impl Metrics {
             DeliveryCount::Failed => "failed",
             DeliveryCount::Queued => "queued",
         };
-        self.deliveries.get_or_create(&DeliveryLabels { outcome }).inc();
+        self.deliveries.get_or_create(&OutcomeLabels { outcome }).inc();
         if let Some(latency) = latency {
             self.latency.observe(latency.as_secs_f64());
         }
+    }
+
+    pub fn poll(&self, outcome: PollCount) {
+        let outcome = match outcome {
+            PollCount::Completed => "completed",
+            PollCount::TakenOver => "taken_over",
+            PollCount::Retried => "retried",
+            PollCount::Paused => "paused",
+        };
+        self.polls.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
     /// The text exposition, with the backlog as measured just now.
@@ -125,6 +156,7 @@ mod tests {
         metrics.event("hootsuite", EventSource::Webhook, EventStatus::Received);
         metrics.event("hootsuite", EventSource::Webhook, EventStatus::Received);
         metrics.delivery(DeliveryCount::Delivered, Some(std::time::Duration::from_millis(3)));
+        metrics.poll(PollCount::Paused);
         let text = metrics.render(7);
         assert!(
             text.contains(r#"tributary_events_total{element="hootsuite",source="webhook",status="received"} 2"#),
@@ -135,6 +167,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("tributary_delivery_backlog 7"), "{text}");
+        assert!(text.contains(r#"tributary_polls_total{outcome="paused"} 1"#), "{text}");
         assert!(text.contains("tributary_delivery_latency_seconds_count 1"), "{text}");
     }
 }

@@ -55,21 +55,24 @@ impl StoreError {
         ) || matches!(
             self,
             StoreError::Database(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
-        ) || matches!(self, StoreError::Database(sqlx::Error::Database(e)) if is_unavailable_code(e.code().as_deref()))
+        ) || matches!(self, StoreError::Database(sqlx::Error::Database(e)) if is_unavailable_code(
+            e.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some(),
+            e.code().as_deref(),
+        ))
     }
 }
 
-/// SQLite's READONLY, FULL, IOERR and BUSY families; PostgreSQL's admin shutdown and
-/// connection exceptions.
-fn is_unavailable_code(code: Option<&str>) -> bool {
-    match code {
-        Some(code) => {
-            matches!(
-                code,
-                "5" | "8" | "10" | "13" | "517" | "1032" | "3338" | "57P01" | "57P02" | "57P03"
-            ) || code.starts_with("08")
-        }
-        None => false,
+/// SQLite's BUSY, LOCKED, READONLY, IOERR, FULL and CANTOPEN families (sqlx reports the
+/// extended code, e.g. 778 for IOERR_WRITE, whose low byte is the family); PostgreSQL's
+/// connection exceptions, shutdowns and insufficient resources (disk full, too many
+/// connections).
+fn is_unavailable_code(sqlite: bool, code: Option<&str>) -> bool {
+    let Some(code) = code else { return false };
+    if sqlite {
+        code.parse::<u32>()
+            .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
+    } else {
+        code.starts_with("08") || code.starts_with("53") || matches!(code, "57P01" | "57P02" | "57P03")
     }
 }
 
@@ -690,4 +693,30 @@ pub(crate) fn to_millis(t: Timestamp) -> i64 {
 
 pub(crate) fn from_millis(ms: i64) -> StoreResult<Timestamp> {
     DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_unavailable_code;
+
+    #[test]
+    fn sqlite_extended_codes_count_by_their_family() {
+        for code in ["5", "517", "8", "1032", "10", "778", "3338", "13", "14"] {
+            assert!(is_unavailable_code(true, Some(code)), "{code}");
+        }
+        for code in ["19", "2067", "1", "787"] {
+            assert!(!is_unavailable_code(true, Some(code)), "{code}");
+        }
+    }
+
+    #[test]
+    fn postgres_codes_count_by_their_class() {
+        for code in ["08006", "08001", "53100", "53300", "57P01"] {
+            assert!(is_unavailable_code(false, Some(code)), "{code}");
+        }
+        for code in ["23505", "22P02", "40001"] {
+            assert!(!is_unavailable_code(false, Some(code)), "{code}");
+        }
+        assert!(!is_unavailable_code(false, None));
+    }
 }

@@ -927,29 +927,51 @@ where
     }
 
     async fn release_queued(&self, org: OrgId, instance: InstanceId, now: Timestamp) -> StoreResult<u64> {
-        let mut tx = self.writer.begin_with(DB::BEGIN_WRITE).await?;
-        sqlx::query(
-            "UPDATE events SET status = 'received', updated_at = $3 WHERE id IN (SELECT event_id FROM deliveries \
-             WHERE org_id = $1 AND instance_id = $2 AND status = 'queued')",
-        )
-        .bind(org.get())
-        .bind(instance.get())
-        .bind(to_millis(now))
-        .execute(&mut *tx)
-        .await?;
-        let released = sqlx::query(
-            "UPDATE deliveries SET status = 'pending', next_attempt_at = $3, updated_at = $3 \
-             WHERE org_id = $1 AND instance_id = $2 AND status = 'queued'",
-        )
-        .bind(org.get())
-        .bind(instance.get())
-        .bind(to_millis(now))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        // In chunks, each its own transaction: a backlog of a million queued deliveries
+        // released at once would hold the (SQLite) writer for the whole time and starve the
+        // receivers. A crash between chunks leaves the rest queued, released by the next call.
+        const CHUNK: usize = 500;
+        let mut released = 0;
+        loop {
+            let mut tx = self.writer.begin_with(DB::BEGIN_WRITE).await?;
+            let rows = sqlx::query(
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = $3, updated_at = $3 \
+                 WHERE id IN (SELECT id FROM deliveries WHERE org_id = $1 AND instance_id = $2 AND status = 'queued' \
+                 LIMIT $4) RETURNING event_id",
+            )
+            .bind(org.get())
+            .bind(instance.get())
+            .bind(to_millis(now))
+            .bind(CHUNK as i64)
+            .fetch_all(&mut *tx)
+            .await?;
+            let events = rows
+                .iter()
+                .map(|row| row.text("event_id"))
+                .collect::<StoreResult<Vec<_>>>()?;
+            if !events.is_empty() {
+                let placeholders = (2..events.len() + 2)
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql =
+                    format!("UPDATE events SET status = 'received', updated_at = $1 WHERE id IN ({placeholders})");
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_millis(now));
+                for event in &events {
+                    query = query.bind(event);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            released += events.len() as u64;
+            if events.len() < CHUNK {
+                break;
+            }
+            self.wake.notify_one();
+        }
         self.wake.notify_one();
         Writes::<DB>::announce(&self.writer).await;
-        Ok(DB::rows_affected(&released))
+        Ok(released)
     }
 
     async fn set_subscription(

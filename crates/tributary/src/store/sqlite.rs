@@ -3,8 +3,11 @@
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    Sqlite,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous},
+    Connection, Sqlite,
+    sqlite::{
+        SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
+        SqliteSynchronous,
+    },
 };
 
 use super::{
@@ -50,14 +53,53 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<SqliteS
     {
         std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
     }
-    let writer = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(connect.clone())
-        .await?;
+    let writer = writer_pool().connect_with(connect.clone()).await?;
     sqlx::migrate!("migrations/sqlite").run(&writer).await?;
     let reader = SqlitePoolOptions::new()
         .max_connections(options.max_connections)
+        .test_before_acquire(false)
         .connect_with(connect.read_only(true))
         .await?;
     Ok(Writes::open_store(reader, writer, Default::default()))
+}
+
+/// The single writing connection. A local file connection does not go stale; pinging it
+/// before each use would cost a round trip through sqlx's worker thread on every batch.
+fn writer_pool() -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .test_before_acquire(false)
+        .after_release(|conn, _| Box::pin(async move { still_usable(conn).await }))
+}
+
+/// Whether a connection coming back from a transaction may serve again. When a disk fills
+/// or fails, SQLite rolls the transaction back by itself; sqlx's own ROLLBACK then fails and
+/// it keeps counting the connection as inside a transaction, so every later BEGIN on it would
+/// be refused until restart. Such a connection is closed and the pool opens a fresh one.
+async fn still_usable(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+    // Lets a rollback queued by a dropped transaction run first.
+    conn.ping().await?;
+    Ok(!conn.is_in_transaction())
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Executor;
+
+    use super::*;
+
+    /// What a full or failing disk does: SQLite ends the transaction under sqlx's feet.
+    #[tokio::test]
+    async fn the_writer_recovers_from_a_transaction_sqlite_ended_by_itself() {
+        let pool = writer_pool().connect("sqlite::memory:").await.unwrap();
+        let mut tx = pool.begin_with(Sqlite::BEGIN_WRITE).await.unwrap();
+        tx.execute("ROLLBACK").await.unwrap();
+        drop(tx);
+        let mut tx = pool
+            .begin_with(Sqlite::BEGIN_WRITE)
+            .await
+            .expect("a fresh connection, not one stuck in a transaction");
+        tx.execute("SELECT 1").await.unwrap();
+        tx.commit().await.unwrap();
+    }
 }

@@ -616,13 +616,19 @@ async fn deliveries_are_claimed_once_and_settle_their_event(db: Database) {
 async fn queued_deliveries_wait_for_release(db: Database) {
     let store = db.store().await;
     let (acme, id) = instance_for(store.as_ref()).await;
-    let mut event = new_event(&acme.user, id, &[], 2);
-    for delivery in &mut event.deliveries {
-        delivery.status = DeliveryStatus::Queued;
-        delivery.next_attempt_at = None;
+    // More than one of the store's release chunks, spread over several events.
+    let events = [2, 400, 400, 400].map(|deliveries| {
+        let mut event = new_event(&acme.user, id, &[], deliveries);
+        for delivery in &mut event.deliveries {
+            delivery.status = DeliveryStatus::Queued;
+            delivery.next_attempt_at = None;
+        }
+        event.status = EventStatus::Queued;
+        event
+    });
+    for event in &events {
+        store.record_event(event).await.unwrap();
     }
-    event.status = EventStatus::Queued;
-    store.record_event(&event).await.unwrap();
     let now = tributary::store::now();
     assert!(
         store
@@ -635,7 +641,7 @@ async fn queued_deliveries_wait_for_release(db: Database) {
         .list_deliveries(acme.user.org, id, DeliveryStatus::Queued, 10)
         .await
         .unwrap();
-    assert_eq!(queued.len(), 2);
+    assert_eq!(queued.len(), 10);
     let globex = tenant(store.as_ref(), "globex").await;
     assert_eq!(
         store.release_queued(globex.user.org, id, now).await.unwrap(),
@@ -648,23 +654,25 @@ async fn queued_deliveries_wait_for_release(db: Database) {
             .await
             .unwrap()
     );
-    assert_eq!(store.release_queued(acme.user.org, id, now).await.unwrap(), 2);
+    assert_eq!(store.release_queued(acme.user.org, id, now).await.unwrap(), 1202);
+    for event in &events {
+        assert_eq!(
+            store
+                .get_event(acme.user.org, id, event.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status,
+            EventStatus::Received
+        );
+    }
     assert_eq!(
         store
-            .get_event(acme.user.org, id, event.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        EventStatus::Received
-    );
-    assert_eq!(
-        store
-            .claim_deliveries("n", now, now + Duration::seconds(5), 10)
+            .claim_deliveries("n", now, now + Duration::seconds(5), 2000)
             .await
             .unwrap()
             .len(),
-        2
+        1202
     );
 }
 

@@ -37,6 +37,7 @@ use crate::{
     config::PollingConfig,
     elements::{Element, EventMethod, EventType, Registry},
     instances::configuration::{EVENTS_ENABLED, POLLER_CONFIGURATION, REFRESH_INTERVAL, VENDOR_TYPE, plain_value},
+    metrics::{Metrics, PollCount},
     oauth::{ProviderClient, TokenManager, tokens::TokenError},
     pipeline::{
         ingest::{self, Arrival},
@@ -114,7 +115,7 @@ pub struct Poller {
     tokens: Arc<TokenManager>,
     elements: Arc<Registry>,
     client: ProviderClient,
-    metrics: Arc<crate::metrics::Metrics>,
+    metrics: Arc<Metrics>,
     settings: PollingConfig,
     node: String,
     pacer: Pacer,
@@ -135,7 +136,7 @@ impl Poller {
         tokens: Arc<TokenManager>,
         elements: Arc<Registry>,
         client: ProviderClient,
-        metrics: Arc<crate::metrics::Metrics>,
+        metrics: Arc<Metrics>,
         settings: PollingConfig,
         node: String,
     ) -> Self {
@@ -197,17 +198,27 @@ impl Poller {
         let id = claim.instance;
         let started = store::now();
         let failure = match self.poll(&claim, started).await {
-            Ok(()) => return,
+            Ok(completed) => {
+                self.metrics.poll(if completed {
+                    PollCount::Completed
+                } else {
+                    PollCount::TakenOver
+                });
+                return;
+            }
             Err(PollError::Gone) => return,
             Err(PollError::Store(error)) => {
                 // The lease runs out and the poll is tried again.
                 tracing::warn!(instance = %id, %error, "could not record a poll");
+                self.metrics.poll(PollCount::Retried);
                 return;
             }
             Err(PollError::Retry(reason)) => (reason, false),
             Err(PollError::Pause(reason)) => (reason, true),
         };
         let (reason, pause) = failure;
+        self.metrics
+            .poll(if pause { PollCount::Paused } else { PollCount::Retried });
         let backoff = FIRST_BACKOFF
             .saturating_mul(1 << claim.failures.min(16))
             .min(claim.interval);
@@ -221,7 +232,9 @@ impl Poller {
         }
     }
 
-    async fn poll(&self, claim: &PollClaim, started: DateTime<Utc>) -> Result<(), PollError> {
+    /// Polls every resource of the instance; says whether this process still held the lease
+    /// when it came to record the findings.
+    async fn poll(&self, claim: &PollClaim, started: DateTime<Utc>) -> Result<bool, PollError> {
         let id = claim.instance;
         let target = self.store.event_target(id).await?.ok_or(PollError::Gone)?;
         let element = self
@@ -267,7 +280,8 @@ impl Poller {
             events,
             objects,
         };
-        if self.store.commit_poll(&commit).await? {
+        let committed = self.store.commit_poll(&commit).await?;
+        if committed {
             for event in &commit.events {
                 self.metrics
                     .event(&target.element_key, EventSource::Polling, event.status);
@@ -276,7 +290,7 @@ impl Poller {
         } else {
             tracing::info!(instance = %id, "poll taken over by another process; its findings are discarded");
         }
-        Ok(())
+        Ok(committed)
     }
 
     /// Reads one resource completely and works out what changed.
