@@ -15,9 +15,9 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use super::{
     AccessGrant, AttemptRecord, ClaimedDelivery, ConfigEntry, DeliveryOutcome, DeliveryRecord, DeliveryStatus,
     EventQuery, EventRecord, EventSource, EventStatus, EventTarget, FailurePolicy, Grant, InstanceCaller,
-    InstanceChange, InstanceRecord, KnownObject, NewDelivery, NewEvent, NewInstance, NewOrganization, NewUser,
-    NextStep, ObjectChange, Organization, PollClaim, PollCommit, PollStatus, Recorded, RefreshClaim, Store, StoreError,
-    StoreResult, StoredValue, Timestamp, User, from_millis, to_millis,
+    InstanceChange, InstanceRecord, KnownObject, NewAttempt, NewDelivery, NewEvent, NewInstance, NewOrganization,
+    NewUser, NextStep, ObjectChange, Organization, PollClaim, PollCommit, PollStatus, Recorded, RefreshClaim, Store,
+    StoreError, StoreResult, StoredValue, Timestamp, User, from_millis, to_millis,
 };
 use crate::{
     crypto::{CredentialHash, Sealed},
@@ -211,6 +211,29 @@ fn row_id() -> i64 {
     rand::random_range(1..i64::MAX)
 }
 
+/// Rows one multi-row statement carries at most: far below the bound variables either
+/// engine allows (SQLite 32 766, PostgreSQL 65 535) at the widest row written.
+const ROWS_PER_STATEMENT: usize = 256;
+
+/// `($first, …), (…)`: `rows` groups of `width` numbered placeholders.
+fn value_rows(first: usize, rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let start = first + row * width;
+            format!("({})", placeholder_list(start, width))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `$first, …`: `count` numbered placeholders.
+fn placeholder_list(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn parse_id<T: std::str::FromStr>(text: &str) -> StoreResult<T> {
     text.parse().map_err(|_| StoreError::Corrupt(format!("id {text:?}")))
 }
@@ -260,17 +283,15 @@ const CONFIG_UPSERT: &str = "INSERT INTO instance_config (id, instance_id, key, 
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (instance_id, key) \
      DO UPDATE SET value = excluded.value, value_sealed = excluded.value_sealed";
 const TAG_INSERT: &str = "INSERT INTO instance_tags (instance_id, position, tag) VALUES ($1, $2, $3)";
-const DELIVERY_INSERT: &str = "INSERT INTO deliveries (id, event_id, instance_id, org_id, payload, status, \
-     attempts, next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $8)";
 const SIGNING_SECRET_INSERT: &str = "INSERT INTO signing_secrets (id, instance_id, secret_sealed, created_at, expires_at) \
      VALUES ($1, $2, $3, $4, NULL)";
 /// An event's status follows its deliveries: any failed → failed, any parked → queued,
-/// any still to go → dispatched, else notified.
-const EVENT_STATUS_FROM_DELIVERIES: &str = "UPDATE events SET updated_at = $2, status = CASE \
-     WHEN EXISTS (SELECT 1 FROM deliveries WHERE event_id = $1 AND status = 'failed') THEN 'failed' \
-     WHEN EXISTS (SELECT 1 FROM deliveries WHERE event_id = $1 AND status = 'queued') THEN 'queued' \
-     WHEN EXISTS (SELECT 1 FROM deliveries WHERE event_id = $1 AND status IN ('pending', 'inflight')) \
-     THEN 'dispatched' ELSE 'notified' END WHERE id = $1 AND status NOT IN ('ignored', 'duplicate')";
+/// any still to go → dispatched, else notified. Followed by the list of event ids.
+const EVENT_STATUS_FROM_DELIVERIES: &str = "UPDATE events SET updated_at = $1, status = CASE \
+     WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status = 'failed') THEN 'failed' \
+     WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status = 'queued') THEN 'queued' \
+     WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status IN ('pending', 'inflight')) \
+     THEN 'dispatched' ELSE 'notified' END WHERE status NOT IN ('ignored', 'duplicate') AND id IN ";
 const POLL_SCHEDULE: &str = "INSERT INTO poll_states (instance_id, interval_ms, next_poll_at, failures) \
      VALUES ($1, $2, $3, 0) ON CONFLICT (instance_id) DO UPDATE SET interval_ms = excluded.interval_ms";
 const DELIVERY_COLUMNS: &str = "id, event_id, status, attempts, next_attempt_at, created_at, updated_at, payload";
@@ -887,7 +908,18 @@ where
         if DB::rows_affected(&updated) == 0 {
             return Ok(false);
         }
-        Writes::<DB>::deliveries(&mut tx, org, instance, event, deliveries, now).await?;
+        let event = event.to_string();
+        let rows: Vec<_> = deliveries
+            .iter()
+            .map(|delivery| DeliveryRow {
+                org,
+                instance,
+                event: &event,
+                delivery,
+                now,
+            })
+            .collect();
+        Writes::<DB>::deliveries(&mut tx, &rows).await?;
         tx.commit().await?;
         self.wake.notify_one();
         Writes::<DB>::announce(&self.writer).await;
@@ -950,12 +982,10 @@ where
                 .map(|row| row.text("event_id"))
                 .collect::<StoreResult<Vec<_>>>()?;
             if !events.is_empty() {
-                let placeholders = (2..events.len() + 2)
-                    .map(|i| format!("${i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let sql =
-                    format!("UPDATE events SET status = 'received', updated_at = $1 WHERE id IN ({placeholders})");
+                let sql = format!(
+                    "UPDATE events SET status = 'received', updated_at = $1 WHERE id IN ({})",
+                    placeholder_list(2, events.len())
+                );
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_millis(now));
                 for event in &events {
                     query = query.bind(event);
@@ -1221,12 +1251,10 @@ where
                 }
             }
         }
-        let mut announced = false;
-        for event in &commit.events {
-            // Polls carry no sequence numbers, so nothing can be taken.
-            Writes::<DB>::event(&mut tx, event).await?;
-            announced |= !event.deliveries.is_empty();
-        }
+        // Polls carry no sequence numbers, so nothing can be taken.
+        let events: Vec<&NewEvent> = commit.events.iter().collect();
+        Writes::<DB>::events(&mut tx, &events).await?;
+        let announced = commit.events.iter().any(|event| !event.deliveries.is_empty());
         tx.commit().await?;
         if announced {
             self.wake.notify_one();
@@ -1409,30 +1437,56 @@ where
         }
     }
 
-    /// Runs a batch in one transaction. Without `isolate`, the first refused write rolls
-    /// everything back and the answer is `None`; with it, each write runs in a savepoint, so
-    /// a refused one is undone alone.
+    /// Runs a batch in one transaction. Without `isolate`, the batch's writes go in a few
+    /// multi-row statements (a handful per batch rather than several per write: on SQLite
+    /// each statement is a round trip to the connection's thread), and the first refused
+    /// write rolls everything back with the answer `None`; with it, each write runs in a
+    /// savepoint, so a refused one is undone alone.
     async fn attempt(pool: &Pool<DB>, batch: &[Job], isolate: bool) -> StoreResult<Option<Vec<JobResult>>> {
         let mut tx = pool.begin_with(DB::BEGIN_WRITE).await?;
+        if !isolate {
+            let (mut events, mut outcomes) = (Vec::new(), Vec::new());
+            for job in batch {
+                match job {
+                    Job::Record(event, _) => events.push(event),
+                    Job::Finish(outcome, _) => outcomes.push(outcome),
+                }
+            }
+            let written = async {
+                if !Self::events(&mut tx, &events).await? {
+                    return Ok(false);
+                }
+                Self::finishes(&mut tx, &outcomes).await?;
+                Ok::<_, StoreError>(true)
+            }
+            .await;
+            if let Err(error) = &written {
+                // Run again write by write, which tells whose write it was.
+                tracing::debug!(%error, "a batched write failed");
+            }
+            if !written.unwrap_or(false) {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            tx.commit().await?;
+            let results = batch
+                .iter()
+                .map(|job| match job {
+                    Job::Record(..) => Ok(Some(Recorded::Stored)),
+                    Job::Finish(..) => Ok(None),
+                })
+                .collect();
+            return Ok(Some(results));
+        }
         let mut results = Vec::with_capacity(batch.len());
         for job in batch {
-            let result = if isolate {
-                let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
-                let result = Self::job(&mut savepoint, job).await;
-                if accepted(&result) {
-                    savepoint.commit().await?;
-                } else {
-                    savepoint.rollback().await?;
-                }
-                result
+            let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
+            let result = Self::job(&mut savepoint, job).await;
+            if accepted(&result) {
+                savepoint.commit().await?;
             } else {
-                let result = Self::job(&mut tx, job).await;
-                if !accepted(&result) {
-                    tx.rollback().await?;
-                    return Ok(None);
-                }
-                result
-            };
+                savepoint.rollback().await?;
+            }
             results.push(result);
         }
         tx.commit().await?;
@@ -1442,29 +1496,15 @@ where
     async fn job(conn: &mut DB::Connection, job: &Job) -> JobResult {
         match job {
             Job::Record(event, _) => Self::event(conn, event).await.map(Some),
-            Job::Finish(outcome, _) => Self::finish(conn, outcome).await.map(|()| None),
+            Job::Finish(outcome, _) => Self::finishes(conn, &[outcome]).await.map(|()| None),
         }
     }
 
     /// Stores an event, its sequence numbers and its deliveries; when a sequence number is
     /// taken, says which (the caller rolls back).
-    pub(super) async fn event(conn: &mut DB::Connection, event: &NewEvent) -> StoreResult<Recorded> {
+    async fn event(conn: &mut DB::Connection, event: &NewEvent) -> StoreResult<Recorded> {
+        Self::event_rows(conn, &[event]).await?;
         let id = event.id.to_string();
-        sqlx::query(
-            "INSERT INTO events (id, instance_id, org_id, source, status, note, received_at, updated_at, raw, normalized) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)",
-        )
-        .bind(id.as_str())
-        .bind(event.instance.get())
-        .bind(event.org.get())
-        .bind(event.source.as_str())
-        .bind(event.status.as_str())
-        .bind(event.note.as_deref())
-        .bind(to_millis(event.received_at))
-        .bind(event.raw.as_str())
-        .bind(event.normalized.as_str())
-        .execute(&mut *conn)
-        .await?;
         let mut taken = Vec::new();
         for sequence in &event.sequences {
             let inserted = sqlx::query(
@@ -1482,94 +1522,211 @@ where
         if !taken.is_empty() {
             return Ok(Recorded::SequencesTaken(taken));
         }
-        Self::deliveries(
-            conn,
-            event.org,
-            event.instance,
-            event.id,
-            &event.deliveries,
-            event.received_at,
-        )
-        .await?;
+        Self::event_deliveries(conn, &[event]).await?;
         Ok(Recorded::Stored)
     }
 
-    /// Inserts deliveries.
-    pub(super) async fn deliveries(
-        conn: &mut DB::Connection,
-        org: OrgId,
-        instance: InstanceId,
-        event: EventId,
-        deliveries: &[NewDelivery],
-        now: Timestamp,
-    ) -> StoreResult<()> {
-        let event = event.to_string();
-        for delivery in deliveries {
-            sqlx::query(DELIVERY_INSERT)
-                .bind(delivery.id.to_string())
-                .bind(event.as_str())
-                .bind(instance.get())
-                .bind(org.get())
-                .bind(delivery.payload.as_str())
-                .bind(delivery.status.as_str())
-                .bind(delivery.next_attempt_at.map(to_millis))
-                .bind(to_millis(now))
-                .execute(&mut *conn)
-                .await?;
+    /// Stores events with their sequence numbers and deliveries, all or nothing: `false`
+    /// when a sequence number was taken (by a stored event or by another in `events`), and
+    /// then the caller rolls back.
+    pub(super) async fn events(conn: &mut DB::Connection, events: &[&NewEvent]) -> StoreResult<bool> {
+        Self::event_rows(conn, events).await?;
+        let ids: Vec<String> = events.iter().map(|event| event.id.to_string()).collect();
+        let sequences: Vec<(i64, &str, &str)> = events
+            .iter()
+            .zip(&ids)
+            .flat_map(|(event, id)| {
+                event
+                    .sequences
+                    .iter()
+                    .map(move |sequence| (event.instance.get(), sequence.as_str(), id.as_str()))
+            })
+            .collect();
+        for chunk in sequences.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO event_sequences (instance_id, seq_no, event_id) VALUES {} ON CONFLICT DO NOTHING",
+                value_rows(1, chunk.len(), 3)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (instance, sequence, id) in chunk {
+                query = query.bind(*instance).bind(*sequence).bind(*id);
+            }
+            let inserted = query.execute(&mut *conn).await?;
+            if DB::rows_affected(&inserted) < chunk.len() as u64 {
+                return Ok(false);
+            }
+        }
+        Self::event_deliveries(conn, events).await?;
+        Ok(true)
+    }
+
+    /// Inserts the events' own rows.
+    async fn event_rows(conn: &mut DB::Connection, events: &[&NewEvent]) -> StoreResult<()> {
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO events (id, instance_id, org_id, source, status, note, received_at, updated_at, raw, \
+                 normalized) VALUES {}",
+                value_rows(1, chunk.len(), 10)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for event in chunk {
+                query = query
+                    .bind(event.id.to_string())
+                    .bind(event.instance.get())
+                    .bind(event.org.get())
+                    .bind(event.source.as_str())
+                    .bind(event.status.as_str())
+                    .bind(event.note.as_deref())
+                    .bind(to_millis(event.received_at))
+                    .bind(to_millis(event.received_at))
+                    .bind(event.raw.as_str())
+                    .bind(event.normalized.as_str());
+            }
+            query.execute(&mut *conn).await?;
         }
         Ok(())
     }
 
-    /// Records an attempt and moves the delivery and its event on.
-    async fn finish(conn: &mut DB::Connection, outcome: &DeliveryOutcome) -> StoreResult<()> {
-        let id = outcome.id.to_string();
-        let now = to_millis(outcome.now);
-        if let Some(attempt) = &outcome.attempt {
-            sqlx::query(
-                "INSERT INTO delivery_attempts (id, delivery_id, attempted_at, status_code, latency_ms, error, response_body) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(row_id())
-            .bind(id.as_str())
-            .bind(to_millis(attempt.at))
-            .bind(attempt.status_code.map(i64::from))
-            .bind(i64::try_from(attempt.latency_ms).unwrap_or(i64::MAX))
-            .bind(attempt.error.as_deref())
-            .bind(attempt.response_body.as_deref())
-            .execute(&mut *conn)
-            .await?;
-        }
-        let (status, next_attempt_at) = match outcome.next {
-            NextStep::Delivered => (DeliveryStatus::Delivered, None),
-            NextStep::RetryAt(at) => (DeliveryStatus::Pending, Some(to_millis(at))),
-            NextStep::Failed => (DeliveryStatus::Failed, None),
-            NextStep::Queued => (DeliveryStatus::Queued, None),
-        };
-        // A worker whose lease ran out keeps its attempt on record but no longer decides
-        // what happens next: the delivery is someone else's now.
-        sqlx::query(
-            "UPDATE deliveries SET status = $3, next_attempt_at = $4, lease_owner = NULL, lease_until = NULL, \
-             updated_at = $5 WHERE id = $1 AND lease_owner = $2",
-        )
-        .bind(id.as_str())
-        .bind(outcome.owner.as_str())
-        .bind(status.as_str())
-        .bind(next_attempt_at)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(EVENT_STATUS_FROM_DELIVERIES)
-            .bind(outcome.event.to_string())
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        if let Some(reason) = &outcome.deactivate {
-            sqlx::query("UPDATE instances SET subscription_active = FALSE, subscription_note = $2 WHERE id = $1")
-                .bind(outcome.instance.get())
-                .bind(reason.as_str())
-                .execute(&mut *conn)
-                .await?;
+    /// Inserts the events' deliveries.
+    async fn event_deliveries(conn: &mut DB::Connection, events: &[&NewEvent]) -> StoreResult<()> {
+        let ids: Vec<String> = events.iter().map(|event| event.id.to_string()).collect();
+        let rows: Vec<DeliveryRow> = events
+            .iter()
+            .zip(&ids)
+            .flat_map(|(event, id)| {
+                event.deliveries.iter().map(move |delivery| DeliveryRow {
+                    org: event.org,
+                    instance: event.instance,
+                    event: id,
+                    delivery,
+                    now: event.received_at,
+                })
+            })
+            .collect();
+        Self::deliveries(conn, &rows).await
+    }
+
+    /// Inserts deliveries.
+    pub(super) async fn deliveries(conn: &mut DB::Connection, rows: &[DeliveryRow<'_>]) -> StoreResult<()> {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO deliveries (id, event_id, instance_id, org_id, payload, status, attempts, \
+                 next_attempt_at, created_at, updated_at) VALUES {}",
+                value_rows(1, chunk.len(), 10)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for row in chunk {
+                query = query
+                    .bind(row.delivery.id.to_string())
+                    .bind(row.event)
+                    .bind(row.instance.get())
+                    .bind(row.org.get())
+                    .bind(row.delivery.payload.as_str())
+                    .bind(row.delivery.status.as_str())
+                    .bind(0_i64)
+                    .bind(row.delivery.next_attempt_at.map(to_millis))
+                    .bind(to_millis(row.now))
+                    .bind(to_millis(row.now));
+            }
+            query.execute(&mut *conn).await?;
         }
         Ok(())
     }
+
+    /// Records attempts and moves the deliveries and their events on.
+    async fn finishes(conn: &mut DB::Connection, outcomes: &[&DeliveryOutcome]) -> StoreResult<()> {
+        let ids: Vec<String> = outcomes.iter().map(|outcome| outcome.id.to_string()).collect();
+        let attempts: Vec<(&str, &NewAttempt)> = outcomes
+            .iter()
+            .zip(&ids)
+            .filter_map(|(outcome, id)| outcome.attempt.as_ref().map(|attempt| (id.as_str(), attempt)))
+            .collect();
+        for chunk in attempts.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO delivery_attempts (id, delivery_id, attempted_at, status_code, latency_ms, error, \
+                 response_body) VALUES {}",
+                value_rows(1, chunk.len(), 7)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, attempt) in chunk {
+                query = query
+                    .bind(row_id())
+                    .bind(*id)
+                    .bind(to_millis(attempt.at))
+                    .bind(attempt.status_code.map(i64::from))
+                    .bind(i64::try_from(attempt.latency_ms).unwrap_or(i64::MAX))
+                    .bind(attempt.error.as_deref())
+                    .bind(attempt.response_body.as_deref());
+            }
+            query.execute(&mut *conn).await?;
+        }
+        // One statement per next step: in a batch they are nearly all "delivered".
+        // Keyed by (lease owner, status, next attempt): the latest time and the deliveries.
+        type Step<'a> = (&'a str, DeliveryStatus, Option<i64>);
+        let mut steps: HashMap<Step, (i64, Vec<&str>)> = HashMap::new();
+        for (outcome, id) in outcomes.iter().zip(&ids) {
+            let (status, next_attempt_at) = match outcome.next {
+                NextStep::Delivered => (DeliveryStatus::Delivered, None),
+                NextStep::RetryAt(at) => (DeliveryStatus::Pending, Some(to_millis(at))),
+                NextStep::Failed => (DeliveryStatus::Failed, None),
+                NextStep::Queued => (DeliveryStatus::Queued, None),
+            };
+            let step = steps
+                .entry((outcome.owner.as_str(), status, next_attempt_at))
+                .or_insert((i64::MIN, Vec::new()));
+            step.0 = step.0.max(to_millis(outcome.now));
+            step.1.push(id);
+        }
+        for ((owner, status, next_attempt_at), (now, ids)) in &steps {
+            for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+                // A worker whose lease ran out keeps its attempt on record but no longer
+                // decides what happens next: the delivery is someone else's now.
+                let sql = format!(
+                    "UPDATE deliveries SET status = $1, next_attempt_at = $2, lease_owner = NULL, lease_until = NULL, \
+                     updated_at = $3 WHERE lease_owner = $4 AND id IN ({})",
+                    placeholder_list(5, chunk.len())
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(status.as_str())
+                    .bind(*next_attempt_at)
+                    .bind(*now)
+                    .bind(*owner);
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                query.execute(&mut *conn).await?;
+            }
+        }
+        let mut events: Vec<String> = outcomes.iter().map(|outcome| outcome.event.to_string()).collect();
+        events.sort_unstable();
+        events.dedup();
+        let now = outcomes.iter().map(|outcome| to_millis(outcome.now)).max();
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!("{EVENT_STATUS_FROM_DELIVERIES}({})", placeholder_list(2, chunk.len()));
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+            for event in chunk {
+                query = query.bind(event.as_str());
+            }
+            query.execute(&mut *conn).await?;
+        }
+        for outcome in outcomes {
+            if let Some(reason) = &outcome.deactivate {
+                sqlx::query("UPDATE instances SET subscription_active = FALSE, subscription_note = $2 WHERE id = $1")
+                    .bind(outcome.instance.get())
+                    .bind(reason.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One delivery to insert, with what it belongs to.
+pub(super) struct DeliveryRow<'a> {
+    pub org: OrgId,
+    pub instance: InstanceId,
+    pub event: &'a str,
+    pub delivery: &'a NewDelivery,
+    pub now: Timestamp,
 }

@@ -86,6 +86,8 @@ fn new_instance(owner: &User, token: &SecretString, refresh_in: Option<i64>) -> 
 async fn organizations_and_users(db: Database) {
     let store = db.store().await;
     let acme = tenant(store.as_ref(), "acme").await;
+    // Listed by creation time: apart by more than the timestamps' millisecond.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let globex = tenant(store.as_ref(), "globex").await;
     let orgs = store.list_organizations().await.unwrap();
     assert_eq!(
@@ -709,9 +711,11 @@ async fn signing_secrets_rotate_with_grace(db: Database) {
     let now = tributary::store::now();
     assert_eq!(store.signing_secrets(id, now).await.unwrap(), vec![sealed("whsec")]);
     let grace = now + Duration::hours(24);
+    // Newest first: the rotation comes after the instance's creation, in another millisecond.
+    let rotated = now + Duration::milliseconds(5);
     assert!(
         store
-            .rotate_signing_secret(acme.user.org, id, &sealed("next"), now, grace)
+            .rotate_signing_secret(acme.user.org, id, &sealed("next"), rotated, grace)
             .await
             .unwrap()
     );
