@@ -285,13 +285,20 @@ const CONFIG_UPSERT: &str = "INSERT INTO instance_config (id, instance_id, key, 
 const TAG_INSERT: &str = "INSERT INTO instance_tags (instance_id, position, tag) VALUES ($1, $2, $3)";
 const SIGNING_SECRET_INSERT: &str = "INSERT INTO signing_secrets (id, instance_id, secret_sealed, created_at, expires_at) \
      VALUES ($1, $2, $3, $4, NULL)";
-/// An event's status follows its deliveries: any failed → failed, any parked → queued,
-/// any still to go → dispatched, else notified. Followed by the list of event ids.
-const EVENT_STATUS_FROM_DELIVERIES: &str = "UPDATE events SET updated_at = $1, status = CASE \
-     WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status = 'failed') THEN 'failed' \
-     WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status = 'queued') THEN 'queued' \
-     WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status IN ('pending', 'inflight')) \
-     THEN 'dispatched' ELSE 'notified' END WHERE status NOT IN ('ignored', 'duplicate') AND id IN ";
+/// Sets the status of `count` events (placeholders `$2…`) from their deliveries: any failed →
+/// failed, any parked → queued, any still to go → dispatched, else notified; `$1` is the time.
+/// The deliveries are read once, grouped, through their event index: a correlated `EXISTS`
+/// per event lets PostgreSQL choose to hash the whole table instead.
+fn event_status_from_deliveries(count: usize) -> String {
+    format!(
+        "UPDATE events SET updated_at = $1, status = CASE s.worst WHEN 3 THEN 'failed' WHEN 2 THEN 'queued' \
+         WHEN 1 THEN 'dispatched' ELSE 'notified' END \
+         FROM (SELECT event_id, MAX(CASE status WHEN 'failed' THEN 3 WHEN 'queued' THEN 2 WHEN 'pending' THEN 1 \
+         WHEN 'inflight' THEN 1 ELSE 0 END) AS worst FROM deliveries WHERE event_id IN ({}) GROUP BY event_id) AS s \
+         WHERE events.id = s.event_id AND events.status NOT IN ('ignored', 'duplicate')",
+        placeholder_list(2, count)
+    )
+}
 const POLL_SCHEDULE: &str = "INSERT INTO poll_states (instance_id, interval_ms, next_poll_at, failures) \
      VALUES ($1, $2, $3, 0) ON CONFLICT (instance_id) DO UPDATE SET interval_ms = excluded.interval_ms";
 const DELIVERY_COLUMNS: &str = "id, event_id, status, attempts, next_attempt_at, created_at, updated_at, payload";
@@ -1702,8 +1709,7 @@ where
         events.dedup();
         let now = outcomes.iter().map(|outcome| to_millis(outcome.now)).max();
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!("{EVENT_STATUS_FROM_DELIVERIES}({})", placeholder_list(2, chunk.len()));
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(event_status_from_deliveries(chunk.len()))).bind(now);
             for event in chunk {
                 query = query.bind(event.as_str());
             }
