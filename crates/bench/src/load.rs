@@ -110,6 +110,20 @@ pub struct Throughput {
 }
 
 impl Throughput {
+    /// Counts one request's outcome; a request carries `per_request` events.
+    fn count(&mut self, outcome: Result<(), String>, per_request: usize) {
+        match outcome {
+            Ok(()) => {
+                self.requests += 1;
+                self.events += per_request as u64;
+            }
+            Err(error) => {
+                self.errors += 1;
+                self.first_error.get_or_insert(error);
+            }
+        }
+    }
+
     pub fn events_per_second(&self) -> f64 {
         self.events as f64 / self.seconds.max(1e-9)
     }
@@ -137,17 +151,7 @@ pub async fn saturate(load: &Load, connections: usize, warmup: Duration, duratio
                 if done < measured_from || done > end {
                     continue;
                 }
-                let mut counted = counted.lock().expect("never poisoned");
-                match outcome {
-                    Ok(()) => {
-                        counted.requests += 1;
-                        counted.events += load.per_request as u64;
-                    }
-                    Err(error) => {
-                        counted.errors += 1;
-                        counted.first_error.get_or_insert(error);
-                    }
-                }
+                counted.lock().expect("never poisoned").count(outcome, load.per_request);
             }
         });
     }
@@ -173,20 +177,14 @@ pub async fn send_all(load: &Load, connections: usize, requests: u64) -> anyhow:
                     return;
                 }
                 let outcome = fire((load.make)(&load.client, n)).await;
+                let failed = outcome.is_err();
                 let mut counted = counted.lock().expect("never poisoned");
-                match outcome {
-                    Ok(()) => {
-                        counted.requests += 1;
-                        counted.events += load.per_request as u64;
+                counted.count(outcome, load.per_request);
+                if failed {
+                    if counted.errors > 100 + requests / 10 {
+                        return;
                     }
-                    Err(error) => {
-                        counted.errors += 1;
-                        counted.first_error.get_or_insert(error);
-                        if counted.errors > 100 + requests / 10 {
-                            return;
-                        }
-                        issued.fetch_sub(1, Ordering::Relaxed);
-                    }
+                    issued.fetch_sub(1, Ordering::Relaxed);
                 }
             }
         });
