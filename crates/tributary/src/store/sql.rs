@@ -1536,7 +1536,7 @@ where
     /// Stores events with their sequence numbers and deliveries, all or nothing: `false`
     /// when a sequence number was taken (by a stored event or by another in `events`), and
     /// then the caller rolls back.
-    pub(super) async fn events(conn: &mut DB::Connection, events: &[&NewEvent]) -> StoreResult<bool> {
+    async fn events(conn: &mut DB::Connection, events: &[&NewEvent]) -> StoreResult<bool> {
         Self::event_rows(conn, events).await?;
         let ids: Vec<String> = events.iter().map(|event| event.id.to_string()).collect();
         let sequences: Vec<(i64, &str, &str)> = events
@@ -1614,7 +1614,7 @@ where
     }
 
     /// Inserts deliveries.
-    pub(super) async fn deliveries(conn: &mut DB::Connection, rows: &[DeliveryRow<'_>]) -> StoreResult<()> {
+    async fn deliveries(conn: &mut DB::Connection, rows: &[DeliveryRow<'_>]) -> StoreResult<()> {
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO deliveries (id, event_id, instance_id, org_id, payload, status, attempts, \
@@ -1729,10 +1729,10 @@ where
 }
 
 /// One delivery to insert, with what it belongs to.
-pub(super) struct DeliveryRow<'a> {
-    pub org: OrgId,
-    pub instance: InstanceId,
-    pub event: &'a str,
-    pub delivery: &'a NewDelivery,
-    pub now: Timestamp,
+struct DeliveryRow<'a> {
+    org: OrgId,
+    instance: InstanceId,
+    event: &'a str,
+    delivery: &'a NewDelivery,
+    now: Timestamp,
 }
