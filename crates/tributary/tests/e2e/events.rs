@@ -551,15 +551,7 @@ async fn metrics_count_the_pipeline(db: Database) {
     post_webhook(&hub, &instance, &json!([message_event(1, "SENT", "1")])).await;
     receiver.wait_for(1, 10).await;
     let text = eventually(10, "the delivery to be counted", || async {
-        let text = hub
-            .http
-            .get(format!("http://{}/metrics", hub.running.addr))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = hub.metrics().await;
         text.contains(r#"tributary_delivery_attempts_total{outcome="delivered"} 1"#)
             .then_some(text)
     })

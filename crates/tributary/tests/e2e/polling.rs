@@ -345,15 +345,7 @@ async fn invalid_grants_pause_polling(db: Database) {
         "{paused}"
     );
     assert_eq!(hub.get(&format!("/instances/{id}")).await.1["valid"], false);
-    let metrics = hub
-        .http
-        .get(format!("http://{}/metrics", hub.running.addr))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = hub.metrics().await;
     assert!(
         metrics.contains(r#"tributary_polls_total{outcome="paused"} 1"#),
         "{metrics}"

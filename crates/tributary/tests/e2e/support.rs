@@ -277,6 +277,18 @@ impl Hub {
         self.call(Method::GET, path, &self.auth, None).await
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("http://{}/metrics", self.running.addr))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Sends the user through the simulator's consent page and returns the code the
     /// redirect carries, as a browser would.
     pub async fn consent(&self, client_id: &str, callback: &str, state: &str) -> String {
