@@ -102,6 +102,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let request_id = request_id();
+        // A refused body is left unread, so the server closes the connection after this
+        // answer; saying so keeps the client from sending its next request on it.
+        let closes = matches!(self, ApiError::PayloadTooLarge(_));
         let retry_after = match &self {
             ApiError::TooManyRequests { retry_after_secs, .. } => Some(retry_after_secs.to_string()),
             ApiError::Unavailable(_) => Some("5".to_string()),
@@ -148,6 +151,11 @@ impl IntoResponse for ApiError {
             .into_response();
         if let Some(seconds) = retry_after.and_then(|s| header::HeaderValue::from_str(&s).ok()) {
             response.headers_mut().insert(header::RETRY_AFTER, seconds);
+        }
+        if closes {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
         }
         response
     }
