@@ -1,6 +1,10 @@
 //! SQLite backend: the zero-setup default, one file in WAL mode.
 
-use std::{str::FromStr, time::Duration};
+use std::{
+    str::FromStr,
+    sync::{Arc, Weak},
+    time::Duration,
+};
 
 use sqlx::{
     Connection, Sqlite,
@@ -9,6 +13,8 @@ use sqlx::{
         SqliteSynchronous,
     },
 };
+
+use tokio::sync::Notify;
 
 use super::{
     ConnectOptions, StoreResult,
@@ -47,20 +53,74 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<SqliteS
             SqliteSynchronous::Normal
         })
         .foreign_keys(true)
+        // Statement journals (multi-row writes inside a transaction) stay in memory instead
+        // of going through a temporary file.
+        .pragma("temp_store", "memory")
         .busy_timeout(Duration::from_secs(5));
     if let Some(dir) = connect.get_filename().parent()
         && !dir.as_os_str().is_empty()
     {
         std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
     }
-    let writer = writer_pool().connect_with(connect.clone()).await?;
+    let writer = writer_pool()
+        .connect_with(
+            connect
+                .clone()
+                .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES.to_string()),
+        )
+        .await?;
     sqlx::migrate!("migrations/sqlite").run(&writer).await?;
     let reader = SqlitePoolOptions::new()
         .max_connections(options.max_connections)
         .test_before_acquire(false)
-        .connect_with(connect.read_only(true))
+        .connect_with(connect.clone().read_only(true))
         .await?;
-    Ok(Writes::open_store(reader, writer, Default::default()))
+    let checkpoints = SqliteConnection::connect_with(&connect).await?;
+    let wake = Arc::new(Notify::new());
+    tokio::spawn(checkpoint(checkpoints, Arc::downgrade(&wake)));
+    Ok(Writes::open_store(reader, writer, wake))
+}
+
+/// How often the background checkpointer copies the WAL back. On the delivery benchmark
+/// 200 ms gave 6 700 notifications/s against 6 060 at 50 ms and 5 450 at 1 s.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+/// WAL pages after which the writer checkpoints by itself (SQLite's default is 1 000). A
+/// PASSIVE checkpoint beside a busy writer rarely catches up completely, and only a
+/// complete one lets the WAL start over; past this size the writer's own checkpoint, cheap
+/// since little is left to copy, bounds the file.
+const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
+
+/// Copies the WAL back into the database file on a connection of its own, so the copying
+/// and its fsync happen beside the writer rather than inside one of its commits (where
+/// SQLite's automatic checkpoint puts them). PASSIVE never blocks the writer or readers;
+/// a checkpoint with nothing new to copy costs a look at the WAL index. Runs for as long
+/// as the store lives.
+/// The store's wake-up signal stands for the store: it is gone when the store is.
+async fn checkpoint(mut conn: SqliteConnection, store: Weak<Notify>) {
+    let mut ticks = tokio::time::interval(CHECKPOINT_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        ticks.tick().await;
+        if store.strong_count() == 0 {
+            return;
+        }
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut conn).await {
+            // Said once, not five times a second; the writer checkpoints by itself
+            // meanwhile, past WRITER_CHECKPOINT_PAGES.
+            Err(error) if !failing => {
+                tracing::warn!(%error, "background WAL checkpoints are failing");
+                failing = true;
+            }
+            Err(_) => {}
+            Ok(_) if failing => {
+                tracing::info!("background WAL checkpoints work again");
+                failing = false;
+            }
+            Ok(_) => {}
+        }
+    }
 }
 
 /// The single writing connection. A local file connection does not go stale; pinging it
@@ -91,6 +151,28 @@ mod tests {
     use sqlx::Executor;
 
     use super::*;
+
+    /// The writer leaves checkpoints to the background below WRITER_CHECKPOINT_PAGES, so
+    /// without the checkpointer the migrated schema would stay in the WAL.
+    #[tokio::test]
+    async fn the_background_checkpointer_copies_the_wal_into_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let options = ConnectOptions {
+            max_connections: 2,
+            sqlite_full_sync: false,
+        };
+        let store = connect(&format!("sqlite://{}", path.display()), &options)
+            .await
+            .unwrap();
+        let schema_pages = || std::fs::metadata(&path).unwrap().len() / 4096;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while schema_pages() < 10 {
+            assert!(tokio::time::Instant::now() < deadline, "nothing was checkpointed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        drop(store);
+    }
 
     /// What a full or failing disk does: SQLite ends the transaction under sqlx's feet.
     #[tokio::test]
