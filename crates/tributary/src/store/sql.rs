@@ -301,7 +301,9 @@ fn event_status_from_deliveries(count: usize) -> String {
 }
 const POLL_SCHEDULE: &str = "INSERT INTO poll_states (instance_id, interval_ms, next_poll_at, failures) \
      VALUES ($1, $2, $3, 0) ON CONFLICT (instance_id) DO UPDATE SET interval_ms = excluded.interval_ms";
-const DELIVERY_COLUMNS: &str = "id, event_id, status, attempts, next_attempt_at, created_at, updated_at, payload";
+/// A delivery with its body, for listings: `d` is the delivery, `p` its payload.
+const DELIVERY_COLUMNS: &str = "d.id, d.event_id, d.status, d.attempts, d.next_attempt_at, d.created_at, d.updated_at, \
+     p.payload FROM deliveries d JOIN delivery_payloads p ON p.delivery_id = d.id";
 
 #[async_trait]
 impl<DB> Store for SqlStore<DB>
@@ -871,8 +873,8 @@ where
     ) -> StoreResult<Vec<DeliveryRecord>> {
         let event = id.to_string();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE org_id = $1 AND instance_id = $2 AND event_id = $3 \
-             ORDER BY created_at, id"
+            "SELECT {DELIVERY_COLUMNS} WHERE d.org_id = $1 AND d.instance_id = $2 AND d.event_id = $3 \
+             ORDER BY d.created_at, d.id"
         )))
         .bind(org.get())
         .bind(instance.get())
@@ -941,8 +943,8 @@ where
         limit: u32,
     ) -> StoreResult<Vec<DeliveryRecord>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE org_id = $1 AND instance_id = $2 AND status = $3 \
-             ORDER BY created_at, id LIMIT $4"
+            "SELECT {DELIVERY_COLUMNS} WHERE d.org_id = $1 AND d.instance_id = $2 AND d.status = $3 \
+             ORDER BY d.created_at, d.id LIMIT $4"
         )))
         .bind(org.get())
         .bind(instance.get())
@@ -1057,17 +1059,38 @@ where
             .bind(i64::from(limit))
             .fetch_all(&self.writer)
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ClaimedDelivery {
-                    id: parse_id(&row.text("id")?)?,
-                    event: parse_id(&row.text("event_id")?)?,
-                    instance: InstanceId::from_stored(row.int("instance_id")?),
-                    payload: row.text("payload")?,
-                    attempt: u32::try_from(row.int("attempts")?).unwrap_or(u32::MAX),
-                })
-            })
-            .collect()
+        // The bodies never change, so any connection reads them, and the writer is spared.
+        let ids = rows
+            .iter()
+            .map(|row| row.text("id"))
+            .collect::<StoreResult<Vec<String>>>()?;
+        let mut payloads = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT delivery_id, payload FROM delivery_payloads WHERE delivery_id IN ({})",
+                placeholder_list(1, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(id.as_str());
+            }
+            for row in query.fetch_all(&self.reader).await? {
+                payloads.insert(row.text("delivery_id")?, row.text("payload")?);
+            }
+        }
+        let mut claimed = Vec::with_capacity(rows.len());
+        for (row, id) in rows.iter().zip(&ids) {
+            // Absent only when the delivery was deleted (with its instance) meanwhile.
+            let Some(payload) = payloads.remove(id) else { continue };
+            claimed.push(ClaimedDelivery {
+                id: parse_id(id)?,
+                event: parse_id(&row.text("event_id")?)?,
+                instance: InstanceId::from_stored(row.int("instance_id")?),
+                payload,
+                attempt: u32::try_from(row.int("attempts")?).unwrap_or(u32::MAX),
+            });
+        }
+        Ok(claimed)
     }
 
     async fn next_delivery_at(&self) -> StoreResult<Option<Timestamp>> {
@@ -1613,27 +1636,36 @@ where
         Self::deliveries(conn, &rows).await
     }
 
-    /// Inserts deliveries.
+    /// Inserts deliveries and their bodies.
     async fn deliveries(conn: &mut DB::Connection, rows: &[DeliveryRow<'_>]) -> StoreResult<()> {
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let ids: Vec<String> = chunk.iter().map(|row| row.delivery.id.to_string()).collect();
             let sql = format!(
-                "INSERT INTO deliveries (id, event_id, instance_id, org_id, payload, status, attempts, \
-                 next_attempt_at, created_at, updated_at) VALUES {}",
-                value_rows(1, chunk.len(), 10)
+                "INSERT INTO deliveries (id, event_id, instance_id, org_id, status, attempts, next_attempt_at, \
+                 created_at, updated_at) VALUES {}",
+                value_rows(1, chunk.len(), 9)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for row in chunk {
+            for (row, id) in chunk.iter().zip(&ids) {
                 query = query
-                    .bind(row.delivery.id.to_string())
+                    .bind(id.as_str())
                     .bind(row.event)
                     .bind(row.instance.get())
                     .bind(row.org.get())
-                    .bind(row.delivery.payload.as_str())
                     .bind(row.delivery.status.as_str())
                     .bind(0_i64)
                     .bind(row.delivery.next_attempt_at.map(to_millis))
                     .bind(to_millis(row.now))
                     .bind(to_millis(row.now));
+            }
+            query.execute(&mut *conn).await?;
+            let sql = format!(
+                "INSERT INTO delivery_payloads (delivery_id, payload) VALUES {}",
+                value_rows(1, chunk.len(), 2)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (row, id) in chunk.iter().zip(&ids) {
+                query = query.bind(id.as_str()).bind(row.delivery.payload.as_str());
             }
             query.execute(&mut *conn).await?;
         }
