@@ -1044,14 +1044,23 @@ where
     ) -> StoreResult<Vec<ClaimedDelivery>> {
         // Deliveries whose worker vanished go back to pending first. Kept apart from the
         // claim: one statement covering both could not walk the pending index in order and
-        // stop after `limit`, and would read the whole backlog.
-        sqlx::query(
-            "UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL \
-             WHERE status = 'inflight' AND lease_until < $1",
-        )
-        .bind(to_millis(now))
-        .execute(&self.writer)
-        .await?;
+        // stop after `limit`, and would read the whole backlog. Expired leases are rare, so
+        // a reader looks for one before the writer is asked to do anything.
+        let expired =
+            sqlx::query("SELECT 1 AS found FROM deliveries WHERE status = 'inflight' AND lease_until < $1 LIMIT 1")
+                .bind(to_millis(now))
+                .fetch_optional(&self.reader)
+                .await?
+                .is_some();
+        if expired {
+            sqlx::query(
+                "UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL \
+                 WHERE status = 'inflight' AND lease_until < $1",
+            )
+            .bind(to_millis(now))
+            .execute(&self.writer)
+            .await?;
+        }
         let rows = sqlx::query(DB::CLAIM_DELIVERIES)
             .bind(owner)
             .bind(to_millis(lease_until))

@@ -9,12 +9,12 @@ pub mod guard;
 pub mod retry;
 pub mod signing;
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::VecDeque, sync::Arc, time::Duration};
 
 use chrono::Utc;
 use reqwest::{StatusCode, header};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use self::retry::{RetryPolicy, parse_retry_after};
@@ -37,6 +37,8 @@ const BASIC_USERNAME: &str = "event.notification.basic.username";
 const BASIC_PASSWORD: &str = "event.notification.basic.password";
 /// How much of a callback's answer is kept with the attempt.
 const RESPONSE_KEPT: usize = 4096;
+/// Outcomes waiting for their commit, per slot, past which the worker stops claiming.
+const RECORDING_PER_SLOT: usize = 4;
 /// The longest the worker sleeps without looking for due deliveries.
 const IDLE_LOOK: Duration = Duration::from_secs(5);
 
@@ -58,6 +60,13 @@ pub struct Dispatcher {
     http: reqwest::Client,
     config: DispatcherConfig,
     node: String,
+}
+
+/// An attempt made (or a delivery parked), waiting to be recorded.
+struct Sent {
+    outcome: DeliveryOutcome,
+    count: DeliveryCount,
+    latency: Option<Duration>,
 }
 
 /// What one attempt came to, before deciding what happens next.
@@ -94,21 +103,43 @@ impl Dispatcher {
         self.config.timeout * 2 + Duration::from_secs(5)
     }
 
-    /// Claims and sends due deliveries until `shutdown`, then lets in-flight ones finish.
+    /// Claims and sends due deliveries until `shutdown`, then sends what it holds.
+    ///
+    /// `concurrency` bounds the requests open to callback servers, and nothing else:
+    /// - claims go through the database's single writer and cost mostly per claim, not per
+    ///   row, so besides the deliveries in flight the worker keeps up to another
+    ///   `concurrency` claimed and ready, and claims a full batch whenever half of that
+    ///   reserve is used up; a freed slot never waits for a claim;
+    /// - a delivery frees its slot as soon as its answer is in, and its outcome waits for
+    ///   the group commit apart, so that more outcomes share each commit.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let limit = self.config.concurrency;
         let mut in_flight = JoinSet::new();
+        let mut recording = JoinSet::new();
+        let mut ready = VecDeque::with_capacity(limit);
         loop {
-            while in_flight.try_join_next().is_some() {}
-            let free = self.config.concurrency.saturating_sub(in_flight.len());
-            // Claims go through the database's single writer: wait until a quarter of the
-            // slots are free and fill them at once, rather than claim one row per free slot.
-            if free == 0 || (free < self.config.concurrency.div_ceil(4) && !in_flight.is_empty()) {
+            while let Some(sent) = in_flight.try_join_next() {
+                self.record_later(&mut recording, sent);
+            }
+            while recording.try_join_next().is_some() {}
+            while in_flight.len() < limit
+                && let Some(delivery) = ready.pop_front()
+            {
+                in_flight.spawn(self.clone().send(delivery));
+            }
+            // Outcomes piling up in front of the database mean it is the bottleneck:
+            // claiming more would only lengthen that queue.
+            if ready.len() > limit / 2 || recording.len() >= limit * RECORDING_PER_SLOT {
                 tokio::select! {
                     () = shutdown.cancelled() => break,
-                    _ = in_flight.join_next() => {}
+                    Some(sent) = in_flight.join_next(), if !in_flight.is_empty() => {
+                        self.record_later(&mut recording, sent);
+                    }
+                    _ = recording.join_next(), if !recording.is_empty() => {}
                 }
                 continue;
             }
+            let wanted = limit - ready.len();
             let now = store::now();
             let claimed = match self
                 .store
@@ -116,7 +147,7 @@ impl Dispatcher {
                     &self.node,
                     now,
                     now + self.lease(),
-                    u32::try_from(free).unwrap_or(u32::MAX),
+                    u32::try_from(wanted).unwrap_or(u32::MAX),
                 )
                 .await
             {
@@ -126,11 +157,9 @@ impl Dispatcher {
                     Vec::new()
                 }
             };
-            let full = claimed.len() == free;
-            for delivery in claimed {
-                in_flight.spawn(self.clone().deliver(delivery));
-            }
-            if full {
+            let full = claimed.len() == wanted;
+            ready.extend(claimed);
+            if full || (in_flight.len() < limit && !ready.is_empty()) {
                 continue;
             }
             let nap = match self.store.next_delivery_at().await {
@@ -144,20 +173,62 @@ impl Dispatcher {
                 () = shutdown.cancelled() => break,
                 () = self.store.delivery_wakeup() => {}
                 () = tokio::time::sleep(nap) => {}
-                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                Some(sent) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    self.record_later(&mut recording, sent);
+                }
+                _ = recording.join_next(), if !recording.is_empty() => {}
             }
         }
-        while in_flight.join_next().await.is_some() {}
+        // What is claimed is sent: left alone, it would wait for its lease to run out.
+        for delivery in ready {
+            if in_flight.len() >= limit
+                && let Some(sent) = in_flight.join_next().await
+            {
+                self.record_later(&mut recording, sent);
+            }
+            in_flight.spawn(self.clone().send(delivery));
+        }
+        while let Some(sent) = in_flight.join_next().await {
+            self.record_later(&mut recording, sent);
+        }
+        while recording.join_next().await.is_some() {}
     }
 
-    async fn deliver(self: Arc<Self>, delivery: ClaimedDelivery) {
-        if let Err(error) = self.try_deliver(&delivery).await {
-            // The lease runs out and the delivery is tried again: nothing is lost.
-            tracing::warn!(delivery = %delivery.id, %error, "could not record a delivery");
+    /// Hands a finished send's outcome to the group commit, without waiting for it.
+    fn record_later(self: &Arc<Self>, recording: &mut JoinSet<()>, sent: Result<Option<Sent>, JoinError>) {
+        if let Ok(Some(sent)) = sent {
+            recording.spawn(self.clone().record(sent));
         }
     }
 
-    async fn try_deliver(&self, delivery: &ClaimedDelivery) -> Result<(), StoreError> {
+    /// Records what an attempt came to. When that fails the lease runs out and the
+    /// delivery is tried again: nothing is lost.
+    async fn record(self: Arc<Self>, sent: Sent) {
+        let deactivated = sent.outcome.deactivate.is_some();
+        if let Err(error) = self.store.finish_delivery(&sent.outcome).await {
+            tracing::warn!(delivery = %sent.outcome.id, %error, "could not record a delivery");
+            return;
+        }
+        if deactivated {
+            self.caches.forget(sent.outcome.instance);
+        }
+        self.metrics.delivery(sent.count, sent.latency);
+    }
+
+    async fn send(self: Arc<Self>, delivery: ClaimedDelivery) -> Option<Sent> {
+        match self.try_send(&delivery).await {
+            Ok(sent) => sent,
+            Err(error) => {
+                // The lease runs out and the delivery is tried again: nothing is lost.
+                tracing::warn!(delivery = %delivery.id, %error, "could not prepare a delivery");
+                None
+            }
+        }
+    }
+
+    /// Sends one attempt (or decides not to) and says what to record; `None` when the
+    /// delivery went with its instance.
+    async fn try_send(&self, delivery: &ClaimedDelivery) -> Result<Option<Sent>, StoreError> {
         let Some(target) = self
             .caches
             .targets
@@ -165,25 +236,29 @@ impl Dispatcher {
             .await?
         else {
             // The instance was deleted, and its deliveries with it.
-            return Ok(());
+            return Ok(None);
         };
         // A notification that cannot be sent now is parked, with the reason on record as a
         // non-attempt, until someone releases it.
-        let park = |reason: String| DeliveryOutcome {
-            id: delivery.id,
-            event: delivery.event,
-            instance: delivery.instance,
-            owner: self.node.clone(),
-            attempt: Some(NewAttempt {
-                at: store::now(),
-                status_code: None,
-                latency_ms: 0,
-                error: Some(format!("not sent: {reason}")),
-                response_body: None,
-            }),
-            next: NextStep::Queued,
-            deactivate: None,
-            now: store::now(),
+        let park = |reason: String| Sent {
+            outcome: DeliveryOutcome {
+                id: delivery.id,
+                event: delivery.event,
+                instance: delivery.instance,
+                owner: self.node.clone(),
+                attempt: Some(NewAttempt {
+                    at: store::now(),
+                    status_code: None,
+                    latency_ms: 0,
+                    error: Some(format!("not sent: {reason}")),
+                    response_body: None,
+                }),
+                next: NextStep::Queued,
+                deactivate: None,
+                now: store::now(),
+            },
+            count: DeliveryCount::Queued,
+            latency: None,
         };
         let request = if !target.subscription_active {
             Err("the subscription is deactivated".to_string())
@@ -195,11 +270,7 @@ impl Dispatcher {
         };
         let request = match request {
             Ok(request) => request,
-            Err(reason) => {
-                self.store.finish_delivery(&park(reason)).await?;
-                self.metrics.delivery(DeliveryCount::Queued, None);
-                return Ok(());
-            }
+            Err(reason) => return Ok(Some(park(reason))),
         };
         let started = store::now();
         let clock = tokio::time::Instant::now();
@@ -263,9 +334,8 @@ impl Dispatcher {
                 ),
             },
         };
-        let deactivated = deactivate.is_some();
-        self.store
-            .finish_delivery(&DeliveryOutcome {
+        Ok(Some(Sent {
+            outcome: DeliveryOutcome {
                 id: delivery.id,
                 event: delivery.event,
                 instance: delivery.instance,
@@ -274,13 +344,10 @@ impl Dispatcher {
                 next,
                 deactivate,
                 now: store::now(),
-            })
-            .await?;
-        if deactivated {
-            self.caches.forget(delivery.instance);
-        }
-        self.metrics.delivery(count, Some(latency));
-        Ok(())
+            },
+            count,
+            latency: Some(latency),
+        }))
     }
 
     /// The signed request for one attempt; an error says why it cannot be sent at all.
