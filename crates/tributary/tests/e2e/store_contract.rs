@@ -415,9 +415,9 @@ fn new_event(owner: &User, instance: InstanceId, sequences: &[&str], deliveries:
         normalized: "[]".into(),
         sequences: sequences.iter().map(|s| s.to_string()).collect(),
         deliveries: (0..deliveries)
-            .map(|_| NewDelivery {
+            .map(|n| NewDelivery {
                 id: DeliveryId::new(),
-                payload: "{}".into(),
+                payload: format!("{{\"n\":{n}}}"),
                 status: DeliveryStatus::Pending,
                 next_attempt_at: Some(tributary::store::now()),
             })
@@ -533,6 +533,19 @@ async fn deliveries_are_claimed_once_and_settle_their_event(db: Database) {
         "each delivery claimed exactly once"
     );
     assert!(claimed.iter().all(|c| c.attempt == 1));
+    // Bodies are stored apart from the deliveries' state; each comes back with its delivery.
+    let bodies: std::collections::HashMap<_, _> = event.deliveries.iter().map(|d| (d.id, d.payload.as_str())).collect();
+    assert!(
+        claimed
+            .iter()
+            .all(|c| bodies[&c.id] == c.payload && c.event == event.id)
+    );
+    let listed = store
+        .list_deliveries(acme.user.org, id, DeliveryStatus::Inflight, 100)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 40);
+    assert!(listed.iter().all(|d| bodies[&d.id] == d.payload));
     assert!(store.claim_deliveries("late", now, lease, 10).await.unwrap().is_empty());
     assert_eq!(
         store.next_delivery_at().await.unwrap(),

@@ -14,7 +14,10 @@ use std::{collections::VecDeque, sync::Arc, time::Duration};
 use chrono::Utc;
 use reqwest::{StatusCode, header};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::task::{JoinError, JoinSet};
+use tokio::{
+    task::{JoinError, JoinSet},
+    time::Instant,
+};
 use tokio_util::sync::CancellationToken;
 
 use self::retry::{RetryPolicy, parse_retry_after};
@@ -28,6 +31,7 @@ use crate::{
     metrics::{DeliveryCount, Metrics},
     store::{
         self, ClaimedDelivery, DeliveryOutcome, EventTarget, FailurePolicy, NewAttempt, NextStep, Store, StoreError,
+        Timestamp,
     },
 };
 
@@ -37,6 +41,14 @@ const BASIC_USERNAME: &str = "event.notification.basic.username";
 const BASIC_PASSWORD: &str = "event.notification.basic.password";
 /// How much of a callback's answer is kept with the attempt.
 const RESPONSE_KEPT: usize = 4096;
+/// When the worker should look again for a retry that a recorded outcome scheduled.
+fn retry_look(recorded: Result<Option<Timestamp>, JoinError>) -> Instant {
+    match recorded {
+        Ok(Some(at)) => Instant::now() + (at - store::now()).to_std().unwrap_or_default(),
+        _ => Instant::now() + IDLE_LOOK,
+    }
+}
+
 /// Outcomes waiting for their commit, per slot, past which the worker stops claiming.
 const RECORDING_PER_SLOT: usize = 4;
 /// The longest the worker sleeps without looking for due deliveries.
@@ -107,21 +119,29 @@ impl Dispatcher {
     ///
     /// `concurrency` bounds the requests open to callback servers, and nothing else:
     /// - claims go through the database's single writer and cost mostly per claim, not per
-    ///   row, so besides the deliveries in flight the worker keeps up to another
-    ///   `concurrency` claimed and ready, and claims a full batch whenever half of that
-    ///   reserve is used up; a freed slot never waits for a claim;
+    ///   row, so while a backlog lasts the worker keeps up to another `concurrency`
+    ///   deliveries claimed and ready beside those in flight, and claims a full batch
+    ///   whenever half of that reserve is used up; a freed slot never waits for a claim;
     /// - a delivery frees its slot as soon as its answer is in, and its outcome waits for
     ///   the group commit apart, so that more outcomes share each commit.
+    ///
+    /// Without a backlog it claims only when something may have become due: new work
+    /// announced, a retry's time, the next due delivery or lease end it looked up.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let limit = self.config.concurrency;
         let mut in_flight = JoinSet::new();
         let mut recording = JoinSet::new();
         let mut ready = VecDeque::with_capacity(limit);
+        // Whether the last claim got all it asked for: a backlog is likely left.
+        let mut backlog = false;
+        let mut next_look = Instant::now();
         loop {
             while let Some(sent) = in_flight.try_join_next() {
                 self.record_later(&mut recording, sent);
             }
-            while recording.try_join_next().is_some() {}
+            while let Some(recorded) = recording.try_join_next() {
+                next_look = next_look.min(retry_look(recorded));
+            }
             while in_flight.len() < limit
                 && let Some(delivery) = ready.pop_front()
             {
@@ -129,54 +149,50 @@ impl Dispatcher {
             }
             // Outcomes piling up in front of the database mean it is the bottleneck:
             // claiming more would only lengthen that queue.
-            if ready.len() > limit / 2 || recording.len() >= limit * RECORDING_PER_SLOT {
-                tokio::select! {
-                    () = shutdown.cancelled() => break,
-                    Some(sent) = in_flight.join_next(), if !in_flight.is_empty() => {
-                        self.record_later(&mut recording, sent);
+            let room = ready.len() <= limit / 2 && recording.len() < limit * RECORDING_PER_SLOT;
+            if room && (backlog || Instant::now() >= next_look) {
+                let wanted = limit - ready.len();
+                let now = store::now();
+                let claimed = match self
+                    .store
+                    .claim_deliveries(
+                        &self.node,
+                        now,
+                        now + self.lease(),
+                        u32::try_from(wanted).unwrap_or(u32::MAX),
+                    )
+                    .await
+                {
+                    Ok(claimed) => claimed,
+                    Err(error) => {
+                        tracing::warn!(%error, "could not claim deliveries");
+                        Vec::new()
                     }
-                    _ = recording.join_next(), if !recording.is_empty() => {}
+                };
+                backlog = claimed.len() == wanted;
+                ready.extend(claimed);
+                if !backlog {
+                    let nap = match self.store.next_delivery_at().await {
+                        Ok(Some(at)) => (at - store::now())
+                            .to_std()
+                            .unwrap_or_default()
+                            .clamp(Duration::from_millis(5), IDLE_LOOK),
+                        _ => IDLE_LOOK,
+                    };
+                    next_look = Instant::now() + nap;
                 }
                 continue;
             }
-            let wanted = limit - ready.len();
-            let now = store::now();
-            let claimed = match self
-                .store
-                .claim_deliveries(
-                    &self.node,
-                    now,
-                    now + self.lease(),
-                    u32::try_from(wanted).unwrap_or(u32::MAX),
-                )
-                .await
-            {
-                Ok(claimed) => claimed,
-                Err(error) => {
-                    tracing::warn!(%error, "could not claim deliveries");
-                    Vec::new()
-                }
-            };
-            let full = claimed.len() == wanted;
-            ready.extend(claimed);
-            if full || (in_flight.len() < limit && !ready.is_empty()) {
-                continue;
-            }
-            let nap = match self.store.next_delivery_at().await {
-                Ok(Some(at)) => (at - store::now())
-                    .to_std()
-                    .unwrap_or_default()
-                    .clamp(Duration::from_millis(5), IDLE_LOOK),
-                _ => IDLE_LOOK,
-            };
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = self.store.delivery_wakeup() => {}
-                () = tokio::time::sleep(nap) => {}
+                () = self.store.delivery_wakeup() => next_look = Instant::now(),
+                () = tokio::time::sleep_until(next_look), if !backlog => {}
                 Some(sent) = in_flight.join_next(), if !in_flight.is_empty() => {
                     self.record_later(&mut recording, sent);
                 }
-                _ = recording.join_next(), if !recording.is_empty() => {}
+                Some(recorded) = recording.join_next(), if !recording.is_empty() => {
+                    next_look = next_look.min(retry_look(recorded));
+                }
             }
         }
         // What is claimed is sent: left alone, it would wait for its lease to run out.
@@ -195,24 +211,32 @@ impl Dispatcher {
     }
 
     /// Hands a finished send's outcome to the group commit, without waiting for it.
-    fn record_later(self: &Arc<Self>, recording: &mut JoinSet<()>, sent: Result<Option<Sent>, JoinError>) {
+    fn record_later(
+        self: &Arc<Self>,
+        recording: &mut JoinSet<Option<Timestamp>>,
+        sent: Result<Option<Sent>, JoinError>,
+    ) {
         if let Ok(Some(sent)) = sent {
             recording.spawn(self.clone().record(sent));
         }
     }
 
-    /// Records what an attempt came to. When that fails the lease runs out and the
-    /// delivery is tried again: nothing is lost.
-    async fn record(self: Arc<Self>, sent: Sent) {
+    /// Records what an attempt came to, and says when a retry it scheduled is due. When
+    /// recording fails the lease runs out and the delivery is tried again: nothing is lost.
+    async fn record(self: Arc<Self>, sent: Sent) -> Option<Timestamp> {
         let deactivated = sent.outcome.deactivate.is_some();
         if let Err(error) = self.store.finish_delivery(&sent.outcome).await {
             tracing::warn!(delivery = %sent.outcome.id, %error, "could not record a delivery");
-            return;
+            return None;
         }
         if deactivated {
             self.caches.forget(sent.outcome.instance);
         }
         self.metrics.delivery(sent.count, sent.latency);
+        match sent.outcome.next {
+            NextStep::RetryAt(at) => Some(at),
+            _ => None,
+        }
     }
 
     async fn send(self: Arc<Self>, delivery: ClaimedDelivery) -> Option<Sent> {
