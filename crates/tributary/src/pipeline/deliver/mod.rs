@@ -41,6 +41,11 @@ const BASIC_USERNAME: &str = "event.notification.basic.username";
 const BASIC_PASSWORD: &str = "event.notification.basic.password";
 /// How much of a callback's answer is kept with the attempt.
 const RESPONSE_KEPT: usize = 4096;
+/// Outcomes waiting for their commit, per slot, past which the worker stops claiming.
+const RECORDING_PER_SLOT: usize = 4;
+/// The longest the worker sleeps without looking for due deliveries.
+const IDLE_LOOK: Duration = Duration::from_secs(5);
+
 /// When the worker should look again for a retry that a recorded outcome scheduled.
 fn retry_look(recorded: Result<Option<Timestamp>, JoinError>) -> Instant {
     match recorded {
@@ -48,11 +53,6 @@ fn retry_look(recorded: Result<Option<Timestamp>, JoinError>) -> Instant {
         _ => Instant::now() + IDLE_LOOK,
     }
 }
-
-/// Outcomes waiting for their commit, per slot, past which the worker stops claiming.
-const RECORDING_PER_SLOT: usize = 4;
-/// The longest the worker sleeps without looking for due deliveries.
-const IDLE_LOOK: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct DispatcherConfig {
@@ -186,7 +186,9 @@ impl Dispatcher {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = self.store.delivery_wakeup() => next_look = Instant::now(),
-                () = tokio::time::sleep_until(next_look), if !backlog => {}
+                // Only while a claim could follow: with no room, the time passing changes
+                // nothing until a send or a record completes.
+                () = tokio::time::sleep_until(next_look), if room && !backlog => {}
                 Some(sent) = in_flight.join_next(), if !in_flight.is_empty() => {
                     self.record_later(&mut recording, sent);
                 }
