@@ -95,8 +95,7 @@ const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
 /// and its fsync happen beside the writer rather than inside one of its commits (where
 /// SQLite's automatic checkpoint puts them). PASSIVE never blocks the writer or readers;
 /// a checkpoint with nothing new to copy costs a look at the WAL index. Runs for as long
-/// as the store lives.
-/// The store's wake-up signal stands for the store: it is gone when the store is.
+/// as the store lives: its wake-up signal stands for it, gone when the store is.
 async fn checkpoint(mut conn: SqliteConnection, store: Weak<Notify>) {
     let mut ticks = tokio::time::interval(CHECKPOINT_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
