@@ -399,7 +399,6 @@ pub struct EventQuery {
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
     pub id: DeliveryId,
-    pub event: EventId,
     pub instance: InstanceId,
     pub payload: String,
     /// Attempts so far, counting the one this claim is for.
@@ -427,7 +426,6 @@ pub enum NextStep {
 #[derive(Debug, Clone)]
 pub struct DeliveryOutcome {
     pub id: DeliveryId,
-    pub event: EventId,
     pub instance: InstanceId,
     pub owner: String,
     pub attempt: Option<NewAttempt>,

@@ -285,20 +285,20 @@ const CONFIG_UPSERT: &str = "INSERT INTO instance_config (id, instance_id, key, 
 const TAG_INSERT: &str = "INSERT INTO instance_tags (instance_id, position, tag) VALUES ($1, $2, $3)";
 const SIGNING_SECRET_INSERT: &str = "INSERT INTO signing_secrets (id, instance_id, secret_sealed, created_at, expires_at) \
      VALUES ($1, $2, $3, $4, NULL)";
-/// Sets the status of `count` events (placeholders `$2…`) from their deliveries: any failed →
-/// failed, any parked → queued, any still to go → dispatched, else notified; `$1` is the time.
-/// The deliveries are read once, grouped, through their event index: a correlated `EXISTS`
-/// per event lets PostgreSQL choose to hash the whole table instead.
-fn event_status_from_deliveries(count: usize) -> String {
-    format!(
-        "UPDATE events SET updated_at = $1, status = CASE s.worst WHEN 3 THEN 'failed' WHEN 2 THEN 'queued' \
-         WHEN 1 THEN 'dispatched' ELSE 'notified' END \
-         FROM (SELECT event_id, MAX(CASE status WHEN 'failed' THEN 3 WHEN 'queued' THEN 2 WHEN 'pending' THEN 1 \
-         WHEN 'inflight' THEN 1 ELSE 0 END) AS worst FROM deliveries WHERE event_id IN ({}) GROUP BY event_id) AS s \
-         WHERE events.id = s.event_id AND events.status NOT IN ('ignored', 'duplicate')",
-        placeholder_list(2, count)
-    )
-}
+/// An event (`e`) as listed: its status and last change come from its deliveries, the one
+/// record of where its notifications stand, so that sending them never rewrites the (large)
+/// event row. Any failed → failed, any parked → queued, any attempted and still to go →
+/// dispatched, any not yet attempted → received, else notified. Ignored and duplicate events
+/// have no deliveries and keep the status they were stored with, as does an event whose
+/// deliveries are gone.
+const EVENT_COLUMNS: &str = "e.id, e.instance_id, e.source, e.note, e.received_at, e.raw, e.normalized, \
+     CASE WHEN e.status IN ('ignored', 'duplicate') THEN e.status ELSE COALESCE((SELECT CASE MAX(CASE d.status \
+     WHEN 'failed' THEN 4 WHEN 'queued' THEN 3 WHEN 'inflight' THEN 2 \
+     WHEN 'pending' THEN CASE WHEN d.attempts > 0 THEN 2 ELSE 1 END ELSE 0 END) \
+     WHEN 4 THEN 'failed' WHEN 3 THEN 'queued' WHEN 2 THEN 'dispatched' WHEN 1 THEN 'received' \
+     WHEN 0 THEN 'notified' END FROM deliveries d WHERE d.event_id = e.id), e.status) END AS status, \
+     COALESCE((SELECT MAX(d.updated_at) FROM deliveries d WHERE d.event_id = e.id), e.updated_at) AS updated_at \
+     FROM events e";
 const POLL_SCHEDULE: &str = "INSERT INTO poll_states (instance_id, interval_ms, next_poll_at, failures) \
      VALUES ($1, $2, $3, 0) ON CONFLICT (instance_id) DO UPDATE SET interval_ms = excluded.interval_ms";
 /// A delivery with its body, for listings: `d` is the delivery, `p` its payload.
@@ -834,12 +834,11 @@ where
 
     async fn list_events(&self, org: OrgId, instance: InstanceId, query: &EventQuery) -> StoreResult<Vec<EventRecord>> {
         let before = query.before.map(|id| id.to_string());
-        let rows = sqlx::query(
-            "SELECT id, instance_id, source, status, note, received_at, updated_at, raw, normalized FROM events \
-             WHERE org_id = $1 AND instance_id = $2 AND ($3 IS NULL OR status = $3) \
-             AND ($4 IS NULL OR received_at >= $4) AND ($5 IS NULL OR received_at <= $5) \
-             AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM (SELECT {EVENT_COLUMNS} WHERE e.org_id = $1 AND e.instance_id = $2 \
+             AND ($4 IS NULL OR e.received_at >= $4) AND ($5 IS NULL OR e.received_at <= $5) \
+             AND ($6 IS NULL OR e.id < $6)) listed WHERE ($3 IS NULL OR status = $3) ORDER BY id DESC LIMIT $7"
+        )))
         .bind(org.get())
         .bind(instance.get())
         .bind(query.status.map(EventStatus::as_str))
@@ -853,10 +852,9 @@ where
     }
 
     async fn get_event(&self, org: OrgId, instance: InstanceId, id: EventId) -> StoreResult<Option<EventRecord>> {
-        let row = sqlx::query(
-            "SELECT id, instance_id, source, status, note, received_at, updated_at, raw, normalized FROM events \
-             WHERE org_id = $1 AND instance_id = $2 AND id = $3",
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} WHERE e.org_id = $1 AND e.instance_id = $2 AND e.id = $3"
+        )))
         .bind(org.get())
         .bind(instance.get())
         .bind(id.to_string())
@@ -971,39 +969,23 @@ where
         // In chunks, each its own transaction: a backlog of a million queued deliveries
         // released at once would hold the (SQLite) writer for the whole time and starve the
         // receivers. A crash between chunks leaves the rest queued, released by the next call.
-        const CHUNK: usize = 500;
+        const CHUNK: u64 = 500;
         let mut released = 0;
         loop {
-            let mut tx = self.writer.begin_with(DB::BEGIN_WRITE).await?;
-            let rows = sqlx::query(
+            let result = sqlx::query(
                 "UPDATE deliveries SET status = 'pending', next_attempt_at = $3, updated_at = $3 \
                  WHERE id IN (SELECT id FROM deliveries WHERE org_id = $1 AND instance_id = $2 AND status = 'queued' \
-                 LIMIT $4) RETURNING event_id",
+                 LIMIT $4)",
             )
             .bind(org.get())
             .bind(instance.get())
             .bind(to_millis(now))
             .bind(CHUNK as i64)
-            .fetch_all(&mut *tx)
+            .execute(&self.writer)
             .await?;
-            let events = rows
-                .iter()
-                .map(|row| row.text("event_id"))
-                .collect::<StoreResult<Vec<_>>>()?;
-            if !events.is_empty() {
-                let sql = format!(
-                    "UPDATE events SET status = 'received', updated_at = $1 WHERE id IN ({})",
-                    placeholder_list(2, events.len())
-                );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_millis(now));
-                for event in &events {
-                    query = query.bind(event);
-                }
-                query.execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            released += events.len() as u64;
-            if events.len() < CHUNK {
+            let chunk = DB::rows_affected(&result);
+            released += chunk;
+            if chunk < CHUNK {
                 break;
             }
             self.wake.notify_one();
@@ -1093,7 +1075,6 @@ where
             let Some(payload) = payloads.remove(id) else { continue };
             claimed.push(ClaimedDelivery {
                 id: parse_id(id)?,
-                event: parse_id(&row.text("event_id")?)?,
                 instance: InstanceId::from_stored(row.int("instance_id")?),
                 payload,
                 attempt: u32::try_from(row.int("attempts")?).unwrap_or(u32::MAX),
@@ -1174,8 +1155,9 @@ where
 
     async fn prune_events(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
         let deleted = sqlx::query(
-            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < $1 \
-             AND status IN ('ignored', 'duplicate', 'notified', 'failed') LIMIT $2)",
+            "DELETE FROM events WHERE id IN (SELECT e.id FROM events e WHERE e.received_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id \
+             AND d.status IN ('pending', 'inflight', 'queued')) LIMIT $2)",
         )
         .bind(to_millis(before))
         .bind(i64::from(limit))
@@ -1744,17 +1726,6 @@ where
                 }
                 query.execute(&mut *conn).await?;
             }
-        }
-        let mut events: Vec<String> = outcomes.iter().map(|outcome| outcome.event.to_string()).collect();
-        events.sort_unstable();
-        events.dedup();
-        let now = outcomes.iter().map(|outcome| to_millis(outcome.now)).max();
-        for chunk in events.chunks(ROWS_PER_STATEMENT) {
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(event_status_from_deliveries(chunk.len()))).bind(now);
-            for event in chunk {
-                query = query.bind(event.as_str());
-            }
-            query.execute(&mut *conn).await?;
         }
         for outcome in outcomes {
             if let Some(reason) = &outcome.deactivate {

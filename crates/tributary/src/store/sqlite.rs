@@ -26,7 +26,7 @@ impl Dialect for Sqlite {
     const CLAIM_DELIVERIES: &'static str = "UPDATE deliveries SET status = 'inflight', lease_owner = $1, \
          lease_until = $2, attempts = attempts + 1, updated_at = $3 WHERE id IN (SELECT id FROM deliveries \
          WHERE status = 'pending' AND next_attempt_at <= $3 ORDER BY next_attempt_at LIMIT $4) \
-         RETURNING id, event_id, instance_id, attempts";
+         RETURNING id, instance_id, attempts";
     const CLAIM_POLLS: &'static str = "UPDATE poll_states SET lease_owner = $1, lease_until = $2 \
          WHERE instance_id IN (SELECT p.instance_id FROM poll_states p JOIN instances i ON i.id = p.instance_id \
          WHERE p.next_poll_at <= $3 AND (p.lease_until IS NULL OR p.lease_until < $3) \

@@ -269,7 +269,6 @@ impl Dispatcher {
         let park = |reason: String| Sent {
             outcome: DeliveryOutcome {
                 id: delivery.id,
-                event: delivery.event,
                 instance: delivery.instance,
                 owner: self.node.clone(),
                 attempt: Some(NewAttempt {
@@ -363,7 +362,6 @@ impl Dispatcher {
         Ok(Some(Sent {
             outcome: DeliveryOutcome {
                 id: delivery.id,
-                event: delivery.event,
                 instance: delivery.instance,
                 owner: self.node.clone(),
                 attempt: Some(attempt),
