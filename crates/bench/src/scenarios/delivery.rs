@@ -33,15 +33,11 @@ pub async fn run(bench: &mut Bench) -> anyhow::Result<()> {
         .unit("events/s")
         .note("ingest with no delivery competing for the database"),
     );
-    let before = stage.sink.counts().received;
     let meter = Meter::start(stage.hub.pid);
-    let started = Instant::now();
-    let released = stage.release().await?;
-    let released_after = started.elapsed();
-    let samples = stage.watch_sink(before + released, bench.opts.drain_timeout).await;
+    let drain = stage.release_and_watch(bench.opts.drain_timeout).await?;
     let usage = meter.finish();
-    let (elapsed, got) = samples.last().copied().unwrap_or_default();
-    let delivered = got - before;
+    let released = drain.released;
+    let (delivered, elapsed) = drain.delivered();
     let case = format!("backlog of {released}");
     let mut row = Row::new(
         SCENARIO,
@@ -60,10 +56,10 @@ pub async fn run(bench: &mut Bench) -> anyhow::Result<()> {
     }
     bench.report.add(row.note(format!(
         "from the first reactivation to the last arrival; reactivating took {:.0} ms; {} redelivered",
-        ms(released_after),
+        ms(drain.reactivating),
         stage.sink.counts().redelivered
     )));
-    if let Some(steady) = rate_between(&samples, before, released, 0.1, 0.9) {
+    if let Some(steady) = rate_between(&drain.samples, drain.before, released, 0.1, 0.9) {
         bench.report.add(
             Row::new(SCENARIO, &case, "delivered, 10–90 %", steady)
                 .unit("notifications/s")

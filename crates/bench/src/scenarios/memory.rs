@@ -3,8 +3,6 @@
 //! ready), and then delivers from it for a while. Peak RSS is reported for each phase; the
 //! issue's bound applies to the highest.
 
-use tokio::time::Instant;
-
 use super::{Bench, Stage, delivery::build_backlog, ms};
 use crate::{
     procfs::{self, Meter},
@@ -55,29 +53,24 @@ pub async fn run(bench: &mut Bench) -> anyhow::Result<()> {
     );
     peak = peak.max(at_ready);
 
-    let before = stage.sink.counts().received;
     let meter = Meter::start(stage.hub.pid);
-    let started = Instant::now();
-    let released = stage.release().await?;
-    let reactivated = started.elapsed();
-    let samples = stage
-        .watch_sink(before + released, bench.opts.memory_deliver.saturating_sub(reactivated))
-        .await;
+    let drain = stage.release_and_watch(bench.opts.memory_deliver).await?;
     let delivering = meter.finish();
-    let (_, got) = samples.last().copied().unwrap_or_default();
+    let (delivered, elapsed) = drain.delivered();
     let case = format!("delivering from {backlog}");
     bench.report.add(
         Row::new(
             SCENARIO,
             &case,
             "delivered",
-            (got - before) as f64 / started.elapsed().as_secs_f64(),
+            delivered as f64 / elapsed.as_secs_f64().max(1e-9),
         )
         .unit("notifications/s")
         .note(format!(
-            "over {:.0} s, reactivating {released} took {:.0} ms",
-            started.elapsed().as_secs_f64(),
-            ms(reactivated)
+            "over {:.0} s, reactivating {} took {:.0} ms",
+            elapsed.as_secs_f64(),
+            drain.released,
+            ms(drain.reactivating)
         )),
     );
     peak = peak.max(delivering.server_peak_rss_mib);

@@ -9,7 +9,14 @@ pub mod ingest;
 pub mod memory;
 pub mod polling;
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use anyhow::Context;
 use serde::Serialize;
@@ -234,24 +241,46 @@ impl Stage {
         Ok(())
     }
 
-    /// Reactivates every subscription; returns how many notifications were released.
-    pub async fn release(&self) -> anyhow::Result<u64> {
-        let mut released = 0;
-        for member in &self.members {
-            released += self.hub.api.reactivate(member.instance.id).await?;
-        }
-        Ok(released)
+    /// Reactivates every subscription, watching the sink from the first call on: the hub
+    /// starts delivering while later chunks are still being released, and those arrivals
+    /// count. Waits until the sink has every released notification or `timeout` passes.
+    pub async fn release_and_watch(&self, timeout: Duration) -> anyhow::Result<Drain> {
+        let started = Instant::now();
+        let before = self.sink.counts().received;
+        let total = AtomicU64::new(u64::MAX);
+        let release = async {
+            let mut released = 0;
+            for member in &self.members {
+                match self.hub.api.reactivate(member.instance.id).await {
+                    Ok(n) => released += n,
+                    Err(error) => {
+                        total.store(0, Ordering::SeqCst);
+                        return Err(error);
+                    }
+                }
+            }
+            total.store(before + released, Ordering::SeqCst);
+            Ok((released, started.elapsed()))
+        };
+        let watch = self.watch_sink(started, || total.load(Ordering::SeqCst), timeout);
+        let (released, samples) = tokio::join!(release, watch);
+        let (released, reactivating) = released?;
+        Ok(Drain {
+            before,
+            released,
+            reactivating,
+            samples,
+        })
     }
 
-    /// Waits until the sink has received `total` notifications (or `timeout` passes),
-    /// sampling its count; returns the samples, from now.
-    pub async fn watch_sink(&self, total: u64, timeout: Duration) -> Vec<(Duration, u64)> {
-        let started = Instant::now();
+    /// Samples the sink's count every 10 ms until it reaches `total()` or `timeout` has
+    /// passed since `since`; returns the samples, timed from `since`.
+    pub async fn watch_sink(&self, since: Instant, total: impl Fn() -> u64, timeout: Duration) -> Vec<(Duration, u64)> {
         let mut samples = Vec::new();
         loop {
             let received = self.sink.counts().received;
-            samples.push((started.elapsed(), received));
-            if received >= total || started.elapsed() > timeout {
+            samples.push((since.elapsed(), received));
+            if received >= total() || since.elapsed() > timeout {
                 return samples;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -262,6 +291,25 @@ impl Stage {
         self.hub.stop().await?;
         drop(self.provider);
         self.db.remove().await
+    }
+}
+
+/// A reactivated backlog on its way to the sink.
+pub struct Drain {
+    /// The sink's count before reactivating.
+    pub before: u64,
+    pub released: u64,
+    /// How long the reactivation calls took.
+    pub reactivating: Duration,
+    /// The sink's count over time, timed from the first reactivation call.
+    pub samples: Vec<(Duration, u64)>,
+}
+
+impl Drain {
+    /// Notifications delivered by the last sample, and when that was.
+    pub fn delivered(&self) -> (u64, Duration) {
+        let (at, got) = self.samples.last().copied().unwrap_or_default();
+        (got.saturating_sub(self.before), at)
     }
 }
 

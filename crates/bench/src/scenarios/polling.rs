@@ -86,7 +86,7 @@ async fn notices_an_edit(bench: &mut Bench, stage: &Stage) -> anyhow::Result<()>
     let before = stage.sink.counts().received;
     let started = Instant::now();
     stage.provider.edit(message, "edited by the benchmark").await?;
-    let samples = stage.watch_sink(before + 1, bench.opts.drain_timeout).await;
+    let samples = stage.watch_sink(started, || before + 1, bench.opts.drain_timeout).await;
     if samples.last().is_some_and(|(_, n)| *n > before) {
         bench.report.add(
             Row::new(SCENARIO, "a silent edit", "notified after", ms(started.elapsed()))
