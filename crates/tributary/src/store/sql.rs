@@ -1417,9 +1417,12 @@ where
             Ok(results) => (results, Ok(())),
             Err(error) => (Vec::new(), Err(error)),
         };
+        // Parked deliveries cannot be claimed: waking the workers for them would cost the
+        // writer an empty claim per batch while a parked backlog is stored.
         let announce = committed.is_ok()
             && batch.iter().zip(&results).any(|(job, result)| {
-                matches!((job, result), (Job::Record(event, _), Ok(Some(Recorded::Stored))) if !event.deliveries.is_empty())
+                matches!((job, result), (Job::Record(event, _), Ok(Some(Recorded::Stored)))
+                    if event.deliveries.iter().any(|d| d.status == DeliveryStatus::Pending))
             });
         let failure = committed.err().map(|e| (e.is_unavailable(), e.to_string()));
         let mut results = results.into_iter();

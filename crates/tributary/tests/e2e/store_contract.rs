@@ -639,6 +639,12 @@ async fn queued_deliveries_wait_for_release(db: Database) {
     for event in &events {
         store.record_event(event).await.unwrap();
     }
+    // Nothing can be claimed, so nothing wakes the delivery workers. (PostgreSQL's wake-ups
+    // come from every schema sharing the test database, so only SQLite's can be checked.)
+    if matches!(db, Database::Sqlite { .. }) {
+        let woken = tokio::time::timeout(std::time::Duration::from_millis(200), store.delivery_wakeup()).await;
+        assert!(woken.is_err(), "parked deliveries woke the workers");
+    }
     let now = tributary::store::now();
     assert!(
         store
