@@ -684,6 +684,11 @@ pub fn now() -> Timestamp {
     from_millis(to_millis(Utc::now())).expect("the current time is representable")
 }
 
+/// How long until `at`; zero once it has passed.
+pub fn until(at: Timestamp) -> std::time::Duration {
+    (at - now()).to_std().unwrap_or_default()
+}
+
 /// Milliseconds since the epoch, the storage form of every timestamp.
 pub(crate) fn to_millis(t: Timestamp) -> i64 {
     t.timestamp_millis()
@@ -695,7 +700,14 @@ pub(crate) fn from_millis(ms: i64) -> StoreResult<Timestamp> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_unavailable_code;
+    use super::{is_unavailable_code, now, until};
+
+    #[test]
+    fn until_counts_down_and_stops_at_zero() {
+        assert_eq!(until(now() - chrono::Duration::seconds(1)), std::time::Duration::ZERO);
+        let left = until(now() + chrono::Duration::seconds(10));
+        assert!(left > std::time::Duration::from_secs(9) && left <= std::time::Duration::from_secs(10));
+    }
 
     #[test]
     fn sqlite_extended_codes_count_by_their_family() {

@@ -49,7 +49,7 @@ const IDLE_LOOK: Duration = Duration::from_secs(5);
 /// When the worker should look again for a retry that a recorded outcome scheduled.
 fn retry_look(recorded: Result<Option<Timestamp>, JoinError>) -> Instant {
     match recorded {
-        Ok(Some(at)) => Instant::now() + (at - store::now()).to_std().unwrap_or_default(),
+        Ok(Some(at)) => Instant::now() + store::until(at),
         _ => Instant::now() + IDLE_LOOK,
     }
 }
@@ -173,10 +173,7 @@ impl Dispatcher {
                 ready.extend(claimed);
                 if !backlog {
                     let nap = match self.store.next_delivery_at().await {
-                        Ok(Some(at)) => (at - store::now())
-                            .to_std()
-                            .unwrap_or_default()
-                            .clamp(Duration::from_millis(5), IDLE_LOOK),
+                        Ok(Some(at)) => store::until(at).clamp(Duration::from_millis(5), IDLE_LOOK),
                         _ => IDLE_LOOK,
                     };
                     next_look = Instant::now() + nap;

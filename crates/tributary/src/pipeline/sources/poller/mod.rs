@@ -179,10 +179,7 @@ impl Poller {
                 }
             }
             let nap = match self.store.next_poll_at().await {
-                Ok(Some(at)) => (at - store::now())
-                    .to_std()
-                    .unwrap_or_default()
-                    .clamp(Duration::from_millis(10), IDLE_LOOK),
+                Ok(Some(at)) => store::until(at).clamp(Duration::from_millis(10), IDLE_LOOK),
                 _ => IDLE_LOOK,
             };
             tokio::select! {
