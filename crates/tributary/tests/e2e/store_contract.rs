@@ -715,6 +715,28 @@ async fn pruning_keeps_what_is_unsettled(db: Database) {
     let old = tributary::store::now() - Duration::days(8);
     let mut settled = new_event(&acme.user, id, &["a"], 0);
     settled.received_at = old;
+    // Settled by its delivery: delivered before the waiting one is stored.
+    let mut delivered = new_event(&acme.user, id, &["d"], 1);
+    delivered.received_at = old;
+    store.record_event(&delivered).await.unwrap();
+    let now = tributary::store::now();
+    let claimed = store
+        .claim_deliveries("n", now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    store
+        .finish_delivery(&DeliveryOutcome {
+            id: claimed[0].id,
+            instance: id,
+            owner: "n".to_string(),
+            attempt: None,
+            next: NextStep::Delivered,
+            deactivate: None,
+            now,
+        })
+        .await
+        .unwrap();
     let mut waiting = new_event(&acme.user, id, &["b"], 1);
     waiting.received_at = old;
     let recent = new_event(&acme.user, id, &["c"], 0);
@@ -722,8 +744,15 @@ async fn pruning_keeps_what_is_unsettled(db: Database) {
         store.record_event(event).await.unwrap();
     }
     let cutoff = tributary::store::now() - Duration::days(7);
-    assert_eq!(store.prune_events(cutoff, 100).await.unwrap(), 1);
+    assert_eq!(store.prune_events(cutoff, 100).await.unwrap(), 2);
     assert!(store.get_event(acme.user.org, id, settled.id).await.unwrap().is_none());
+    assert!(
+        store
+            .get_event(acme.user.org, id, delivered.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(
         store.get_event(acme.user.org, id, waiting.id).await.unwrap().is_some(),
         "undelivered is kept"
