@@ -147,7 +147,7 @@ async fn still_usable(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> 
 
 #[cfg(test)]
 mod tests {
-    use sqlx::Executor;
+    use sqlx::{Executor, Row};
 
     use super::*;
 
@@ -171,6 +171,45 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         drop(store);
+    }
+
+    /// Releasing and listing parked deliveries go through the partial indexes that
+    /// deliveries on their way through never enter, rather than every delivery of the
+    /// instance.
+    #[tokio::test]
+    async fn parked_deliveries_are_found_through_their_own_indexes() {
+        use crate::store::{
+            DeliveryStatus,
+            sql::{RELEASE_QUEUED, delivery_listing},
+        };
+        let options = ConnectOptions {
+            max_connections: 1,
+            sqlite_full_sync: false,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store = connect(&format!("sqlite://{}", dir.path().join("t.db").display()), &options)
+            .await
+            .unwrap();
+        let [queued, _] = delivery_listing(DeliveryStatus::Queued);
+        let [failed, failed_attempts] = delivery_listing(DeliveryStatus::Failed);
+        for (statement, index) in [
+            (RELEASE_QUEUED, "deliveries_queued"),
+            (&queued, "deliveries_queued"),
+            (&failed, "deliveries_failed"),
+            (&failed_attempts, "deliveries_failed"),
+        ] {
+            let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {statement}")))
+                .fetch_all(&store.reader)
+                .await
+                .unwrap()
+                .iter()
+                .map(|step| step.get("detail"))
+                .collect();
+            assert!(
+                plan.iter().any(|step| step.contains(index)),
+                "{statement} does not use {index}: {plan:?}"
+            );
+        }
     }
 
     /// What a full or failing disk does: SQLite ends the transaction under sqlx's feet.

@@ -623,6 +623,54 @@ async fn deliveries_are_claimed_once_and_settle_their_event(db: Database) {
     assert_eq!(store.delivery_backlog().await.unwrap(), 0);
 }
 
+/// Attempts made within one millisecond still list in the order they were made, in both
+/// listings: the recording order is all that tells them apart.
+async fn attempts_list_in_the_order_made(db: Database) {
+    let store = db.store().await;
+    let (acme, id) = instance_for(store.as_ref()).await;
+    let event = new_event(&acme.user, id, &[], 1);
+    store.record_event(&event).await.unwrap();
+    let at = tributary::store::now();
+    for n in 0..6 {
+        let claimed = store
+            .claim_deliveries("w", at, at + Duration::seconds(30), 1)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1, "attempt {n} finds its delivery due");
+        let outcome = DeliveryOutcome {
+            id: claimed[0].id,
+            instance: id,
+            owner: "w".into(),
+            attempt: Some(NewAttempt {
+                at,
+                status_code: Some(500),
+                latency_ms: n,
+                error: Some("HTTP 500".into()),
+                response_body: None,
+            }),
+            next: if n == 5 {
+                NextStep::Failed
+            } else {
+                NextStep::RetryAt(at)
+            },
+            deactivate: None,
+            now: at,
+        };
+        store.finish_delivery(&outcome).await.unwrap();
+    }
+    let made = [0, 1, 2, 3, 4, 5];
+    let failed = store
+        .list_deliveries(acme.user.org, id, DeliveryStatus::Failed, 10)
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    let order: Vec<u64> = failed[0].attempt_log.iter().map(|a| a.latency_ms).collect();
+    assert_eq!(order, made);
+    let of_event = store.event_deliveries(acme.user.org, id, event.id).await.unwrap();
+    let order: Vec<u64> = of_event[0].attempt_log.iter().map(|a| a.latency_ms).collect();
+    assert_eq!(order, made);
+}
+
 async fn queued_deliveries_wait_for_release(db: Database) {
     let store = db.store().await;
     let (acme, id) = instance_for(store.as_ref()).await;
@@ -848,6 +896,7 @@ on_both_backends!(
     concurrent_events_race_for_sequences,
     events_are_deduplicated_by_sequence,
     deliveries_are_claimed_once_and_settle_their_event,
+    attempts_list_in_the_order_made,
     queued_deliveries_wait_for_release,
     pruning_keeps_what_is_unsettled,
     signing_secrets_rotate_with_grace,
