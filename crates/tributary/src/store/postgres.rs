@@ -1,13 +1,14 @@
 //! PostgreSQL backend: for several hub processes sharing one database.
 
 use std::{
+    net::IpAddr,
     str::FromStr,
     sync::{Arc, Weak},
 };
 
 use sqlx::{
     Postgres,
-    postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgQueryResult},
+    postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgQueryResult, PgSslMode},
 };
 use tokio::sync::Notify;
 
@@ -40,7 +41,11 @@ pub type PgStore = SqlStore<Postgres>;
 /// Connects and applies migrations; several processes may do this at once (sqlx takes an
 /// advisory lock around migrations).
 pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<PgStore> {
-    let connect = PgConnectOptions::from_str(url)?;
+    let connect = clear_on_loopback(
+        url,
+        PgConnectOptions::from_str(url)?,
+        std::env::var_os("PGSSLMODE").is_some(),
+    );
     let pool = PgPoolOptions::new()
         .max_connections(options.max_connections)
         .connect_with(connect)
@@ -51,6 +56,27 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<PgStore
     // until it listens, workers find other nodes' work on their periodic look.
     tokio::spawn(relay_wakeups(pool.clone(), Arc::downgrade(&wake)));
     Ok(Writes::open_store(pool.clone(), pool, wake))
+}
+
+/// A server on this machine is reached without TLS unless the URL (`sslmode`) or
+/// `PGSSLMODE` asks for a mode: there TLS protects nothing, and sqlx's default (`prefer`)
+/// paid a handshake per connection, about 80 ms of the hub's start on a fresh schema. Any
+/// other host keeps sqlx's default.
+fn clear_on_loopback(url: &str, options: PgConnectOptions, mode_in_env: bool) -> PgConnectOptions {
+    let mode_in_url =
+        url::Url::parse(url).is_ok_and(|url| url.query_pairs().any(|(key, _)| key == "sslmode" || key == "ssl-mode"));
+    let host = options.get_host();
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback && !mode_in_url && !mode_in_env {
+        options.ssl_mode(PgSslMode::Disable)
+    } else {
+        options
+    }
 }
 
 const CHANNEL: &str = "tributary_deliveries";
@@ -88,5 +114,40 @@ async fn relay_wakeups(pool: sqlx::PgPool, wake: Weak<Notify>) {
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(url: &str, mode_in_env: bool) -> PgSslMode {
+        clear_on_loopback(url, PgConnectOptions::from_str(url).unwrap(), mode_in_env).get_ssl_mode()
+    }
+
+    #[test]
+    fn a_server_on_this_machine_is_reached_in_the_clear_unless_a_mode_is_asked_for() {
+        for url in [
+            "postgres://u@127.0.0.1:5432/test",
+            "postgres://u@localhost/test",
+            "postgres://u@[::1]:5432/test",
+            "postgres://u@127.0.0.1/test?options=-c%20search_path%3Dx",
+        ] {
+            assert!(matches!(mode(url, false), PgSslMode::Disable), "{url}");
+        }
+        assert!(matches!(
+            mode("postgres://u@127.0.0.1/test?sslmode=require", false),
+            PgSslMode::Require
+        ));
+        assert!(matches!(
+            mode("postgres://u@127.0.0.1/test?sslmode=prefer", false),
+            PgSslMode::Prefer
+        ));
+        assert!(!matches!(mode("postgres://u@127.0.0.1/test", true), PgSslMode::Disable));
+        assert!(matches!(
+            mode("postgres://u@db.example.com/test", false),
+            PgSslMode::Prefer
+        ));
+        assert!(matches!(mode("postgres://u@10.0.0.5/test", false), PgSslMode::Prefer));
     }
 }
