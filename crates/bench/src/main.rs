@@ -188,13 +188,32 @@ async fn main() -> ExitCode {
         Command::All(args) => ("all", Scenario::ALL.to_vec(), args, false),
         Command::Smoke(args) => ("smoke", Scenario::ALL.to_vec(), args, true),
     };
-    match run(name, &scenarios, args, smoke).await {
+    let outcome = tokio::select! {
+        outcome = run(name, &scenarios, args, smoke) => outcome,
+        () = interrupted() => {
+            // Dropping the run drops the processes it started, which kills them; left
+            // running, a hub or a no-op server would skew whatever is measured next.
+            eprintln!("tributary-bench: interrupted; the processes it started are stopped");
+            return ExitCode::from(130);
+        }
+    };
+    match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(error) => {
             eprintln!("tributary-bench: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Ctrl-C or SIGTERM: either would otherwise end the bench without running destructors.
+async fn interrupted() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM can be caught");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
     }
 }
 
