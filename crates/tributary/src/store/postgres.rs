@@ -60,7 +60,7 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<PgStore
 
 /// A server on this machine is reached without TLS unless the URL (`sslmode`) or
 /// `PGSSLMODE` asks for a mode: there TLS protects nothing, and sqlx's default (`prefer`)
-/// paid a handshake per connection, about 80 ms of the hub's start on a fresh schema. Any
+/// paid a handshake per connection, 60–80 ms of the hub's start on a fresh schema. Any
 /// other host keeps sqlx's default.
 fn clear_on_loopback(url: &str, options: PgConnectOptions, mode_in_env: bool) -> PgConnectOptions {
     let mode_in_url =
