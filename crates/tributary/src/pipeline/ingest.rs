@@ -10,6 +10,7 @@ use std::{collections::HashSet, sync::Arc};
 use serde_json::value::RawValue;
 
 use super::{
+    deliver::handoff::Handoff,
     normalize::{Item, NormalizedEvent},
     notification,
 };
@@ -18,7 +19,7 @@ use crate::{
     instances::configuration::{EVENTS_ENABLED, plain_value},
     metrics::Metrics,
     store::{
-        DeliveryStatus, EventRecord, EventSource, EventStatus, EventTarget, NewDelivery, NewEvent, Recorded, Store,
+        DeliveryStart, EventRecord, EventSource, EventStatus, EventTarget, NewDelivery, NewEvent, Recorded, Store,
         StoreError, Timestamp,
     },
 };
@@ -43,11 +44,16 @@ pub struct Accepted {
 pub struct Ingest {
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
+    handoff: Arc<Handoff>,
 }
 
 impl Ingest {
-    pub fn new(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Self {
-        Self { store, metrics }
+    pub fn new(store: Arc<dyn Store>, metrics: Arc<Metrics>, handoff: Arc<Handoff>) -> Self {
+        Self {
+            store,
+            metrics,
+            handoff,
+        }
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -58,9 +64,13 @@ impl Ingest {
     pub async fn accept(&self, arrival: Arrival<'_>) -> Result<Accepted, StoreError> {
         let mut delivered_before = HashSet::new();
         loop {
-            let event = prepare(&arrival, &delivered_before);
+            let mut event = prepare(&arrival, &delivered_before);
+            let reserved = self.handoff.claim(&mut event);
             match self.store.record_event(&event).await? {
                 Recorded::Stored => {
+                    if let Some(reserved) = reserved {
+                        reserved.hand_over(&event);
+                    }
                     self.metrics
                         .event(&arrival.target.element_key, arrival.source, event.status);
                     return Ok(Accepted {
@@ -104,8 +114,7 @@ impl Ingest {
             .map(|n| NewDelivery {
                 id: n.id,
                 payload: n.payload,
-                status: DeliveryStatus::Pending,
-                next_attempt_at: Some(now),
+                start: DeliveryStart::Due(now),
             })
             .collect();
         if self
@@ -170,12 +179,11 @@ pub fn prepare(arrival: &Arrival<'_>, delivered_before: &HashSet<String>) -> New
                 .map(|n| NewDelivery {
                     id: n.id,
                     payload: n.payload,
-                    status: if parked {
-                        DeliveryStatus::Queued
+                    start: if parked {
+                        DeliveryStart::Queued
                     } else {
-                        DeliveryStatus::Pending
+                        DeliveryStart::Due(arrival.received_at)
                     },
-                    next_attempt_at: (!parked).then_some(arrival.received_at),
                 })
                 .collect();
             let (status, note) = if parked {

@@ -341,9 +341,30 @@ pub struct EventTarget {
 pub struct NewDelivery {
     pub id: DeliveryId,
     pub payload: String,
-    /// Pending (to be sent at `next_attempt_at`) or queued (parked).
-    pub status: DeliveryStatus,
-    pub next_attempt_at: Option<Timestamp>,
+    pub start: DeliveryStart,
+}
+
+/// How a new delivery starts out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryStart {
+    /// Pending: a worker claims it once it is due.
+    Due(Timestamp),
+    /// Parked until someone releases it.
+    Queued,
+    /// Claimed already for its first attempt by the worker `owner`, which hears of it in
+    /// memory once it is stored. If that worker never sends it, the lease runs out and any
+    /// worker claims it, as after a crash.
+    Claimed { owner: String, lease_until: Timestamp },
+}
+
+impl DeliveryStart {
+    pub fn status(&self) -> DeliveryStatus {
+        match self {
+            DeliveryStart::Due(_) => DeliveryStatus::Pending,
+            DeliveryStart::Queued => DeliveryStatus::Queued,
+            DeliveryStart::Claimed { .. } => DeliveryStatus::Inflight,
+        }
+    }
 }
 
 /// An event to store together with its sequence numbers and notifications.

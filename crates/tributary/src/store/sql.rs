@@ -13,11 +13,11 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::{
-    AccessGrant, AttemptRecord, ClaimedDelivery, ConfigEntry, DeliveryOutcome, DeliveryRecord, DeliveryStatus,
-    EventQuery, EventRecord, EventSource, EventStatus, EventTarget, FailurePolicy, Grant, InstanceCaller,
-    InstanceChange, InstanceRecord, KnownObject, NewAttempt, NewDelivery, NewEvent, NewInstance, NewOrganization,
-    NewUser, NextStep, ObjectChange, Organization, PollClaim, PollCommit, PollStatus, Recorded, RefreshClaim, Store,
-    StoreError, StoreResult, StoredValue, Timestamp, User, from_millis, to_millis,
+    AccessGrant, AttemptRecord, ClaimedDelivery, ConfigEntry, DeliveryOutcome, DeliveryRecord, DeliveryStart,
+    DeliveryStatus, EventQuery, EventRecord, EventSource, EventStatus, EventTarget, FailurePolicy, Grant,
+    InstanceCaller, InstanceChange, InstanceRecord, KnownObject, NewAttempt, NewDelivery, NewEvent, NewInstance,
+    NewOrganization, NewUser, NextStep, ObjectChange, Organization, PollClaim, PollCommit, PollStatus, Recorded,
+    RefreshClaim, Store, StoreError, StoreResult, StoredValue, Timestamp, User, from_millis, to_millis,
 };
 use crate::{
     crypto::{CredentialHash, Sealed},
@@ -1430,12 +1430,13 @@ where
             Ok(results) => (results, Ok(())),
             Err(error) => (Vec::new(), Err(error)),
         };
-        // Parked deliveries cannot be claimed: waking the workers for them would cost the
-        // writer an empty claim per batch while a parked backlog is stored.
+        // Only due deliveries are for a claim: parked ones cannot be claimed (waking the
+        // workers for them would cost the writer an empty claim per batch while a parked
+        // backlog is stored), and claimed ones are on their way to their worker already.
         let announce = committed.is_ok()
             && batch.iter().zip(&results).any(|(job, result)| {
                 matches!((job, result), (Job::Record(event, _), Ok(Some(Recorded::Stored)))
-                    if event.deliveries.iter().any(|d| d.status == DeliveryStatus::Pending))
+                    if event.deliveries.iter().any(|d| matches!(d.start, DeliveryStart::Due(_))))
             });
         let failure = committed.err().map(|e| (e.is_unavailable(), e.to_string()));
         let mut results = results.into_iter();
@@ -1649,19 +1650,30 @@ where
             let ids: Vec<String> = chunk.iter().map(|row| row.delivery.id.to_string()).collect();
             let sql = format!(
                 "INSERT INTO deliveries (id, event_id, instance_id, org_id, status, attempts, next_attempt_at, \
-                 created_at, updated_at) VALUES {}",
-                value_rows(1, chunk.len(), 9)
+                 lease_owner, lease_until, created_at, updated_at) VALUES {}",
+                value_rows(1, chunk.len(), 11)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (row, id) in chunk.iter().zip(&ids) {
+                // A delivery claimed as it is stored looks as if a worker had claimed it
+                // when it became due: its first attempt counted, under the worker's lease.
+                let (attempts, next_attempt_at, lease) = match &row.delivery.start {
+                    DeliveryStart::Due(at) => (0_i64, Some(*at), None),
+                    DeliveryStart::Queued => (0, None, None),
+                    DeliveryStart::Claimed { owner, lease_until } => {
+                        (1, Some(row.now), Some((owner.as_str(), to_millis(*lease_until))))
+                    }
+                };
                 query = query
                     .bind(id.as_str())
                     .bind(row.event)
                     .bind(row.instance.get())
                     .bind(row.org.get())
-                    .bind(row.delivery.status.as_str())
-                    .bind(0_i64)
-                    .bind(row.delivery.next_attempt_at.map(to_millis))
+                    .bind(row.delivery.start.status().as_str())
+                    .bind(attempts)
+                    .bind(next_attempt_at.map(to_millis))
+                    .bind(lease.map(|(owner, _)| owner))
+                    .bind(lease.map(|(_, until)| until))
                     .bind(to_millis(row.now))
                     .bind(to_millis(row.now));
             }

@@ -6,9 +6,9 @@ use tributary::{
     crypto::{CredentialHash, Sealed},
     ids::{ConfigEntryId, DeliveryId, EventId, InstanceId, OrgId},
     store::{
-        ClaimedDelivery, ConfigEntry, DeliveryOutcome, DeliveryStatus, EventQuery, EventSource, EventStatus,
-        FailurePolicy, Grant, InstanceChange, NewAttempt, NewDelivery, NewEvent, NewInstance, NextStep, Recorded,
-        Store, StoredValue, User,
+        ClaimedDelivery, ConfigEntry, DeliveryOutcome, DeliveryStart, DeliveryStatus, EventQuery, EventSource,
+        EventStatus, FailurePolicy, Grant, InstanceChange, NewAttempt, NewDelivery, NewEvent, NewInstance, NextStep,
+        Recorded, Store, StoredValue, User,
     },
     tenants,
 };
@@ -418,8 +418,7 @@ fn new_event(owner: &User, instance: InstanceId, sequences: &[&str], deliveries:
             .map(|n| NewDelivery {
                 id: DeliveryId::new(),
                 payload: format!("{{\"n\":{n}}}"),
-                status: DeliveryStatus::Pending,
-                next_attempt_at: Some(tributary::store::now()),
+                start: DeliveryStart::Due(tributary::store::now()),
             })
             .collect(),
     }
@@ -671,6 +670,71 @@ async fn attempts_list_in_the_order_made(db: Database) {
     assert_eq!(order, made);
 }
 
+async fn deliveries_stored_claimed_wait_for_their_lease(db: Database) {
+    let store = db.store().await;
+    let (acme, id) = instance_for(store.as_ref()).await;
+    let now = tributary::store::now();
+    let lease = now + Duration::seconds(30);
+    let mut event = new_event(&acme.user, id, &[], 3);
+    for delivery in &mut event.deliveries {
+        delivery.start = DeliveryStart::Claimed {
+            owner: "ingesting-node".into(),
+            lease_until: lease,
+        };
+    }
+    store.record_event(&event).await.unwrap();
+    // Stored in flight under the lease, first attempt counted: no other worker takes them.
+    let listed = store
+        .list_deliveries(acme.user.org, id, DeliveryStatus::Inflight, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 3);
+    assert!(listed.iter().all(|d| d.attempts == 1));
+    assert!(
+        store
+            .claim_deliveries("other", now, lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.next_delivery_at().await.unwrap(), Some(lease));
+    // Their owner records outcomes as for any claim.
+    let first = &event.deliveries[0];
+    store
+        .finish_delivery(&DeliveryOutcome {
+            id: first.id,
+            instance: id,
+            owner: "ingesting-node".into(),
+            attempt: Some(NewAttempt {
+                at: now,
+                status_code: Some(200),
+                latency_ms: 1,
+                error: None,
+                response_body: None,
+            }),
+            next: NextStep::Delivered,
+            deactivate: None,
+            now,
+        })
+        .await
+        .unwrap();
+    // If the owner never sends the others (it died), they come back when the lease ends.
+    let rescued = store
+        .claim_deliveries(
+            "rescuer",
+            lease + Duration::seconds(1),
+            lease + Duration::seconds(60),
+            10,
+        )
+        .await
+        .unwrap();
+    let mut rescued: Vec<_> = rescued.iter().map(|c| (c.id, c.attempt)).collect();
+    rescued.sort();
+    let mut expected: Vec<_> = event.deliveries[1..].iter().map(|d| (d.id, 2)).collect();
+    expected.sort();
+    assert_eq!(rescued, expected);
+}
+
 async fn queued_deliveries_wait_for_release(db: Database) {
     let store = db.store().await;
     let (acme, id) = instance_for(store.as_ref()).await;
@@ -678,8 +742,7 @@ async fn queued_deliveries_wait_for_release(db: Database) {
     let events = [2, 400, 400, 400].map(|deliveries| {
         let mut event = new_event(&acme.user, id, &[], deliveries);
         for delivery in &mut event.deliveries {
-            delivery.status = DeliveryStatus::Queued;
-            delivery.next_attempt_at = None;
+            delivery.start = DeliveryStart::Queued;
         }
         event.status = EventStatus::Queued;
         event
@@ -897,6 +960,7 @@ on_both_backends!(
     events_are_deduplicated_by_sequence,
     deliveries_are_claimed_once_and_settle_their_event,
     attempts_list_in_the_order_made,
+    deliveries_stored_claimed_wait_for_their_lease,
     queued_deliveries_wait_for_release,
     pruning_keeps_what_is_unsettled,
     signing_secrets_rotate_with_grace,

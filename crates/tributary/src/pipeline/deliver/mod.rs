@@ -6,10 +6,15 @@
 //! New work wakes the worker at once; otherwise it sleeps until the next delivery is due.
 
 pub mod guard;
+pub mod handoff;
 pub mod retry;
 pub mod signing;
 
-use std::{collections::VecDeque, sync::Arc, time::Duration};
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use chrono::Utc;
 use reqwest::{StatusCode, header};
@@ -20,7 +25,10 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use self::retry::{RetryPolicy, parse_retry_after};
+use self::{
+    handoff::{Handed, Handoff},
+    retry::{RetryPolicy, parse_retry_after},
+};
 use super::cache::Caches;
 use crate::{
     crypto::Cipher,
@@ -45,6 +53,12 @@ const RESPONSE_KEPT: usize = 4096;
 const RECORDING_PER_SLOT: usize = 4;
 /// The longest the worker sleeps without looking for due deliveries.
 const IDLE_LOOK: Duration = Duration::from_secs(5);
+
+/// A lease outlives the request it covers and the write that follows, so another worker
+/// never takes over a delivery that is still being sent.
+fn lease(timeout: Duration) -> Duration {
+    timeout * 2 + Duration::from_secs(5)
+}
 
 /// When the worker should look again for a retry that a recorded outcome scheduled.
 fn retry_look(recorded: Result<Option<Timestamp>, JoinError>) -> Instant {
@@ -72,6 +86,9 @@ pub struct Dispatcher {
     http: reqwest::Client,
     config: DispatcherConfig,
     node: String,
+    handoff: Arc<Handoff>,
+    /// Taken by [`Dispatcher::run`].
+    handed: Mutex<Option<Handed>>,
 }
 
 /// An attempt made (or a delivery parked), waiting to be recorded.
@@ -98,6 +115,9 @@ impl Dispatcher {
         config: DispatcherConfig,
         node: String,
     ) -> Self {
+        // Room for half a batch of claims: what is handed over waits, at worst, as long
+        // as the claimed reserve does, well within the lease.
+        let (handoff, handed) = Handoff::new(node.clone(), lease(config.timeout), config.concurrency / 2);
         Self {
             store,
             caches,
@@ -106,13 +126,14 @@ impl Dispatcher {
             http,
             config,
             node,
+            handoff: Arc::new(handoff),
+            handed: Mutex::new(Some(handed)),
         }
     }
 
-    /// A lease outlives the request it covers and the write that follows, so another
-    /// worker never takes over a delivery that is still being sent.
-    fn lease(&self) -> Duration {
-        self.config.timeout * 2 + Duration::from_secs(5)
+    /// Where ingest hands this worker the notifications it stores claimed for it.
+    pub fn handoff(&self) -> Arc<Handoff> {
+        self.handoff.clone()
     }
 
     /// Claims and sends due deliveries until `shutdown`, then sends what it holds.
@@ -126,9 +147,17 @@ impl Dispatcher {
     ///   the group commit apart, so that more outcomes share each commit.
     ///
     /// Without a backlog it claims only when something may have become due: new work
-    /// announced, a retry's time, the next due delivery or lease end it looked up.
+    /// announced, a retry's time, the next due delivery or lease end it looked up. Fresh
+    /// notifications mostly need no claim at all: ingest hands them over (see [`handoff`]).
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut handed = self
+            .handed
+            .lock()
+            .expect("the hand-off lock is never poisoned")
+            .take()
+            .expect("a dispatcher runs once");
         let limit = self.config.concurrency;
+        let mut arrived = Vec::new();
         let mut in_flight = JoinSet::new();
         let mut recording = JoinSet::new();
         let mut ready = VecDeque::with_capacity(limit);
@@ -141,6 +170,11 @@ impl Dispatcher {
             }
             while let Some(recorded) = recording.try_join_next() {
                 next_look = next_look.min(retry_look(recorded));
+            }
+            while ready.len() < limit
+                && let Ok(delivery) = handed.try_recv()
+            {
+                ready.push_back(delivery);
             }
             while in_flight.len() < limit
                 && let Some(delivery) = ready.pop_front()
@@ -158,7 +192,7 @@ impl Dispatcher {
                     .claim_deliveries(
                         &self.node,
                         now,
-                        now + self.lease(),
+                        now + lease(self.config.timeout),
                         u32::try_from(wanted).unwrap_or(u32::MAX),
                     )
                     .await
@@ -182,6 +216,11 @@ impl Dispatcher {
             }
             tokio::select! {
                 () = shutdown.cancelled() => break,
+                // Only while the reserve has room, so that what waits here has not been
+                // claimed long before it is sent.
+                _ = handed.recv_many(&mut arrived, limit), if ready.len() < limit => {
+                    ready.extend(arrived.drain(..));
+                }
                 () = self.store.delivery_wakeup() => next_look = Instant::now(),
                 // Only while a claim could follow: with no room, the time passing changes
                 // nothing until a send or a record completes.
@@ -194,7 +233,12 @@ impl Dispatcher {
                 }
             }
         }
-        // What is claimed is sent: left alone, it would wait for its lease to run out.
+        // What is claimed is sent: left alone, it would wait for its lease to run out. That
+        // includes what ingest is still storing for this worker now.
+        handed.close();
+        while let Some(delivery) = handed.recv().await {
+            ready.push_back(delivery);
+        }
         for delivery in ready {
             if in_flight.len() >= limit
                 && let Some(sent) = in_flight.join_next().await
