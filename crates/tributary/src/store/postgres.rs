@@ -34,6 +34,10 @@ impl Dialect for Postgres {
     fn rows_affected(result: &PgQueryResult) -> u64 {
         result.rows_affected()
     }
+
+    fn placeholder(n: usize) -> String {
+        format!("${n}")
+    }
 }
 
 pub type PgStore = SqlStore<Postgres>;

@@ -39,6 +39,10 @@ pub trait Dialect: Database {
     const CLAIM_POLLS: &'static str;
 
     fn rows_affected(result: &Self::QueryResult) -> u64;
+
+    /// The `n`th (from 1) placeholder of a statement whose placeholders all come from here,
+    /// in the order they are bound.
+    fn placeholder(n: usize) -> String;
 }
 
 /// A store over one sqlx backend. SQLite writes through a single-connection pool so writers
@@ -216,21 +220,21 @@ fn row_id() -> i64 {
 /// engine allows (SQLite 32 766, PostgreSQL 65 535) at the widest row written.
 const ROWS_PER_STATEMENT: usize = 256;
 
-/// `($first, …), (…)`: `rows` groups of `width` numbered placeholders.
-fn value_rows(first: usize, rows: usize, width: usize) -> String {
+/// `($first, …), (…)`: `rows` groups of `width` placeholders.
+fn value_rows<DB: Dialect>(first: usize, rows: usize, width: usize) -> String {
     (0..rows)
         .map(|row| {
             let start = first + row * width;
-            format!("({})", placeholder_list(start, width))
+            format!("({})", placeholder_list::<DB>(start, width))
         })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// `$first, …`: `count` numbered placeholders.
-fn placeholder_list(first: usize, count: usize) -> String {
+/// `$first, …`: `count` placeholders.
+fn placeholder_list<DB: Dialect>(first: usize, count: usize) -> String {
     (first..first + count)
-        .map(|i| format!("${i}"))
+        .map(DB::placeholder)
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -1072,7 +1076,7 @@ where
         for chunk in ids.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "SELECT delivery_id, payload FROM delivery_payloads WHERE delivery_id IN ({})",
-                placeholder_list(1, chunk.len())
+                placeholder_list::<DB>(1, chunk.len())
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for id in chunk {
@@ -1583,7 +1587,7 @@ where
         for chunk in sequences.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO event_sequences (instance_id, seq_no, event_id) VALUES {} ON CONFLICT DO NOTHING",
-                value_rows(1, chunk.len(), 3)
+                value_rows::<DB>(1, chunk.len(), 3)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (instance, sequence, id) in chunk {
@@ -1604,7 +1608,7 @@ where
             let sql = format!(
                 "INSERT INTO events (id, instance_id, org_id, source, status, note, received_at, updated_at, raw, \
                  normalized) VALUES {}",
-                value_rows(1, chunk.len(), 10)
+                value_rows::<DB>(1, chunk.len(), 10)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for event in chunk {
@@ -1651,7 +1655,7 @@ where
             let sql = format!(
                 "INSERT INTO deliveries (id, event_id, instance_id, org_id, status, attempts, next_attempt_at, \
                  lease_owner, lease_until, created_at, updated_at) VALUES {}",
-                value_rows(1, chunk.len(), 11)
+                value_rows::<DB>(1, chunk.len(), 11)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (row, id) in chunk.iter().zip(&ids) {
@@ -1680,7 +1684,7 @@ where
             query.execute(&mut *conn).await?;
             let sql = format!(
                 "INSERT INTO delivery_payloads (delivery_id, payload) VALUES {}",
-                value_rows(1, chunk.len(), 2)
+                value_rows::<DB>(1, chunk.len(), 2)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (row, id) in chunk.iter().zip(&ids) {
@@ -1703,7 +1707,7 @@ where
             let sql = format!(
                 "INSERT INTO delivery_attempts (delivery_id, attempted_at, status_code, latency_ms, error, \
                  response_body) VALUES {}",
-                value_rows(1, chunk.len(), 6)
+                value_rows::<DB>(1, chunk.len(), 6)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (id, attempt) in chunk {
@@ -1738,10 +1742,15 @@ where
             for chunk in ids.chunks(ROWS_PER_STATEMENT) {
                 // A worker whose lease ran out keeps its attempt on record but no longer
                 // decides what happens next: the delivery is someone else's now.
+                let p = DB::placeholder;
                 let sql = format!(
-                    "UPDATE deliveries SET status = $1, next_attempt_at = $2, lease_owner = NULL, lease_until = NULL, \
-                     updated_at = $3 WHERE lease_owner = $4 AND id IN ({})",
-                    placeholder_list(5, chunk.len())
+                    "UPDATE deliveries SET status = {}, next_attempt_at = {}, lease_owner = NULL, lease_until = NULL, \
+                     updated_at = {} WHERE lease_owner = {} AND id IN ({})",
+                    p(1),
+                    p(2),
+                    p(3),
+                    p(4),
+                    placeholder_list::<DB>(5, chunk.len())
                 );
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(status.as_str())
