@@ -102,6 +102,7 @@ async fn redirects_are_not_followed(db: Database) {
     receiver.script([Answer {
         status: 307,
         headers: vec![("location", elsewhere.url.clone())],
+        ..Answer::from(0)
     }]);
     let instance = instance_sending_to(&hub, &receiver.url).await;
     post_webhook(&hub, &instance, &json!([message_event(1, "SENT", "1")])).await;

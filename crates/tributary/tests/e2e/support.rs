@@ -551,11 +551,12 @@ impl Captured {
     }
 }
 
-/// One scripted answer: a status and optional headers.
+/// One scripted answer: a status and optional headers, after an optional delay.
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
+    pub delay: std::time::Duration,
 }
 
 impl From<u16> for Answer {
@@ -563,6 +564,7 @@ impl From<u16> for Answer {
         Answer {
             status,
             headers: vec![],
+            delay: std::time::Duration::ZERO,
         }
     }
 }
@@ -592,6 +594,7 @@ impl Receiver {
                         at: std::time::Instant::now(),
                     });
                     let answer = state.script.lock().unwrap().pop_front().unwrap_or(Answer::from(200));
+                    tokio::time::sleep(answer.delay).await;
                     let mut response = axum::http::Response::builder().status(answer.status);
                     for (name, value) in answer.headers {
                         response = response.header(name, value);
