@@ -216,19 +216,9 @@ async fn restart_with_pending_deliveries(db: Database, crash: bool) {
     let receiver = Receiver::serve(tokio::net::TcpListener::bind(address).await.unwrap()).await;
     let got = receiver.wait_for(5, 30).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut objects: Vec<String> = receiver
-        .received()
-        .iter()
-        .map(|n| {
-            n.json()["message"]["events"][0]["objectId"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    objects.sort();
+    let mut objects = arrived(&receiver);
     objects.dedup();
-    assert_eq!(objects, ["0", "1", "2", "3", "4"], "none lost");
+    assert_eq!(objects, [0, 1, 2, 3, 4], "none lost");
     assert_eq!(got.len(), receiver.received().len());
     let (_, events) = hub.get(&format!("/instances/{id}/events")).await;
     assert!(
@@ -254,10 +244,8 @@ async fn post_burst(hub: &Hub, instance: &Value, count: u64) {
     }
 }
 
-/// Each message id `0..count` arrived, once.
-async fn each_arrives_once(receiver: &Receiver, count: u64, seconds: u64) {
-    receiver.wait_for(count as usize, seconds).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+/// The message ids (numbers here) of what arrived, in order.
+fn arrived(receiver: &Receiver) -> Vec<u64> {
     let mut objects: Vec<u64> = receiver
         .received()
         .iter()
@@ -270,20 +258,32 @@ async fn each_arrives_once(receiver: &Receiver, count: u64, seconds: u64) {
         })
         .collect();
     objects.sort();
-    assert_eq!(objects, (0..count).collect::<Vec<_>>(), "each once");
+    objects
 }
 
-/// With room for one hand-off at a time, most of a burst is stored due and claimed; the
-/// two ways to the worker together lose nothing and send nothing twice.
-async fn a_busy_worker_leaves_the_rest_to_claims(db: Database) {
-    let hub = Hub::start_with(
+/// Each message id `0..count` arrived, once.
+async fn each_arrives_once(receiver: &Receiver, count: u64, seconds: u64) {
+    receiver.wait_for(count as usize, seconds).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(arrived(receiver), (0..count).collect::<Vec<_>>(), "each once");
+}
+
+/// A hub whose worker sends one notification at a time (and so takes one hand-off).
+async fn hub_with_one_slot(db: Database) -> Hub {
+    Hub::start_with(
         db,
         HubOptions {
             configure: Box::new(|config| config.delivery.concurrency = 1),
             ..HubOptions::default()
         },
     )
-    .await;
+    .await
+}
+
+/// With room for one hand-off at a time, most of a burst is stored due and claimed; the
+/// two ways to the worker together lose nothing and send nothing twice.
+async fn a_busy_worker_leaves_the_rest_to_claims(db: Database) {
+    let hub = hub_with_one_slot(db).await;
     let receiver = Receiver::start().await;
     let instance = instance_sending_to(&hub, &receiver.url).await;
     post_burst(&hub, &instance, 40).await;
@@ -294,14 +294,7 @@ async fn a_busy_worker_leaves_the_rest_to_claims(db: Database) {
 /// A hub stopped right after acknowledging sends what ingest handed its worker before it
 /// stops: nothing is left to wait for its lease (11 s here) in the next process.
 async fn stopping_sends_what_was_handed_over(db: Database) {
-    let hub = Hub::start_with(
-        db,
-        HubOptions {
-            configure: Box::new(|config| config.delivery.concurrency = 1),
-            ..HubOptions::default()
-        },
-    )
-    .await;
+    let hub = hub_with_one_slot(db).await;
     let receiver = Receiver::start().await;
     // A slow first answer keeps the worker's one slot busy: the second notification waits in
     // its reserve, the third in the hand-off, the rest are stored due. Then the stop.
