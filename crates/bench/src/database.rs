@@ -21,6 +21,10 @@ impl Engine {
     }
 }
 
+/// PostgreSQL schemas created and not yet dropped (server URL, schema), so that an
+/// interrupted run can still drop them.
+static CREATED: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
 /// A scenario's database. The data directory holds the master key (and the SQLite file).
 pub struct Database {
     pub data_dir: tempfile::TempDir,
@@ -41,6 +45,7 @@ impl Database {
                 sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
                     .execute(&mut admin)
                     .await?;
+                created().push((postgres_url.to_string(), schema.clone()));
                 Some((postgres_url.to_string(), schema))
             }
         };
@@ -59,12 +64,34 @@ impl Database {
     /// Drops the PostgreSQL schema; the data directory goes when `self` is dropped.
     pub async fn remove(self) -> anyhow::Result<()> {
         if let Some((url, schema)) = &self.postgres {
-            let mut admin = sqlx::PgConnection::connect(url).await?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(&mut admin)
-                .await?;
+            drop_schema(url, schema).await?;
+            created().retain(|(_, created)| created != schema);
         }
         Ok(())
+    }
+}
+
+fn created() -> std::sync::MutexGuard<'static, Vec<(String, String)>> {
+    CREATED.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn drop_schema(url: &str, schema: &str) -> anyhow::Result<()> {
+    let mut admin = sqlx::PgConnection::connect(url).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&mut admin)
+        .await?;
+    Ok(())
+}
+
+/// Drops the schemas of a run that was interrupted (its hub already stopped); says which
+/// could not be dropped, for the operator to drop by hand.
+pub async fn drop_leftovers() {
+    let leftovers = std::mem::take(&mut *created());
+    for (url, schema) in leftovers {
+        let dropped = tokio::time::timeout(std::time::Duration::from_secs(10), drop_schema(&url, &schema)).await;
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("tributary-bench: could not drop the PostgreSQL schema {schema}; drop it by hand");
+        }
     }
 }
 

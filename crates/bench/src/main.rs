@@ -188,14 +188,17 @@ async fn main() -> ExitCode {
         Command::All(args) => ("all", Scenario::ALL.to_vec(), args, false),
         Command::Smoke(args) => ("smoke", Scenario::ALL.to_vec(), args, true),
     };
-    let outcome = tokio::select! {
-        outcome = run(name, &scenarios, args, smoke) => outcome,
-        () = interrupted() => {
-            // Dropping the run drops the processes it started, which kills them; left
-            // running, a hub or a no-op server would skew whatever is measured next.
-            eprintln!("tributary-bench: interrupted; the processes it started are stopped");
-            return ExitCode::from(130);
-        }
+    let finished = tokio::select! {
+        outcome = run(name, &scenarios, args, smoke) => Some(outcome),
+        () = interrupted() => None,
+    };
+    let Some(outcome) = finished else {
+        // The run is dropped by now, and with it the processes it started, which kills them;
+        // left running, a hub or a no-op server would skew whatever is measured next. Then
+        // its PostgreSQL schema can go too.
+        database::drop_leftovers().await;
+        eprintln!("tributary-bench: interrupted; the processes it started are stopped");
+        return ExitCode::from(130);
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
