@@ -66,11 +66,22 @@ impl Ingest {
         loop {
             let mut event = prepare(&arrival, &delivered_before);
             let reserved = self.handoff.claim(&mut event);
-            match self.store.record_event(&event).await? {
+            // In a task of its own: if the caller goes away (a provider that stopped waiting
+            // drops the request) while the commit is under way, the event may still be
+            // stored, and what it claimed must still reach the worker, or it would wait for
+            // its lease to run out.
+            let store = self.store.clone();
+            let (recorded, event) = tokio::spawn(async move {
+                let recorded = store.record_event(&event).await;
+                if let (Ok(Recorded::Stored), Some(reserved)) = (&recorded, reserved) {
+                    reserved.hand_over(&event);
+                }
+                (recorded, event)
+            })
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+            match recorded? {
                 Recorded::Stored => {
-                    if let Some(reserved) = reserved {
-                        reserved.hand_over(&event);
-                    }
                     self.metrics
                         .event(&arrival.target.element_key, arrival.source, event.status);
                     return Ok(Accepted {

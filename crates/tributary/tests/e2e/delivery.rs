@@ -311,6 +311,33 @@ async fn stopping_sends_what_was_handed_over(db: Database) {
     hub.stop().await;
 }
 
+/// A provider that stops waiting while its event is being committed does not delay the
+/// notification until its lease ends (11 s here): the event is stored all the same, and
+/// what it claimed still reaches the worker. SQLite only: its write lock is what holds the
+/// commit back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_request_still_hands_over() {
+    use sqlx::Connection;
+    let db = Database::sqlite().await;
+    let url = db.url();
+    let hub = Hub::start(db).await;
+    let receiver = Receiver::start().await;
+    let instance = instance_sending_to(&hub, &receiver.url).await;
+    let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut blocker).await.unwrap();
+    let abandoned = hub
+        .http
+        .post(instance["eventsWebhookUrl"].as_str().unwrap())
+        .json(&json!([message_event(0, "SENT", "0")]))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(abandoned.is_err(), "the request gave up while its commit waited");
+    sqlx::raw_sql("COMMIT").execute(&mut blocker).await.unwrap();
+    each_arrives_once(&receiver, 1, 5).await;
+    hub.stop().await;
+}
+
 async fn graceful_restart(db: Database) {
     restart_with_pending_deliveries(db, false).await;
 }

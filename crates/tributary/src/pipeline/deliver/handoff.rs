@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use tokio::sync::mpsc::{self, PermitIterator};
+use tokio::sync::mpsc::{self, OwnedPermit};
 
 use crate::store::{self, ClaimedDelivery, DeliveryStart, NewDelivery, NewEvent};
 
@@ -25,8 +25,9 @@ pub type Handed = mpsc::Receiver<ClaimedDelivery>;
 
 /// Room reserved with the worker for an event's notifications, which it holds claimed.
 /// Dropped without [`Reserved::hand_over`] (the event was not stored), the room is freed.
-pub struct Reserved<'a> {
-    permits: PermitIterator<'a, ClaimedDelivery>,
+/// It owns its room, so the hand-over can outlive the request that stored the event.
+pub struct Reserved {
+    permits: Vec<OwnedPermit<ClaimedDelivery>>,
 }
 
 impl Handoff {
@@ -38,7 +39,7 @@ impl Handoff {
 
     /// Claims the event's due notifications for this process's worker if it has room for
     /// all of them now; otherwise leaves them due.
-    pub fn claim(&self, event: &mut NewEvent) -> Option<Reserved<'_>> {
+    pub fn claim(&self, event: &mut NewEvent) -> Option<Reserved> {
         let due = event
             .deliveries
             .iter()
@@ -47,7 +48,10 @@ impl Handoff {
         if due == 0 {
             return None;
         }
-        let permits = self.sender.try_reserve_many(due).ok()?;
+        // All or none: the permits taken before a refusal go back as they are dropped.
+        let permits = (0..due)
+            .map(|_| self.sender.clone().try_reserve_owned().ok())
+            .collect::<Option<Vec<_>>>()?;
         let lease_until = store::now() + self.lease;
         for delivery in &mut event.deliveries {
             if matches!(delivery.start, DeliveryStart::Due(_)) {
@@ -61,14 +65,14 @@ impl Handoff {
     }
 }
 
-impl Reserved<'_> {
+impl Reserved {
     /// Passes the stored event's claimed notifications to the worker.
     pub fn hand_over(self, event: &NewEvent) {
         let claimed = event
             .deliveries
             .iter()
             .filter(|d| matches!(d.start, DeliveryStart::Claimed { .. }));
-        for (permit, delivery) in self.permits.zip(claimed) {
+        for (permit, delivery) in self.permits.into_iter().zip(claimed) {
             permit.send(first_attempt(event, delivery));
         }
     }
