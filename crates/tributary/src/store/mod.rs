@@ -424,6 +424,8 @@ pub struct ClaimedDelivery {
     pub payload: String,
     /// Attempts so far, counting the one this claim is for.
     pub attempt: u32,
+    /// When another worker may take the delivery over.
+    pub lease_until: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1095,6 +1095,7 @@ where
                 instance: InstanceId::from_stored(row.int("instance_id")?),
                 payload,
                 attempt: u32::try_from(row.int("attempts")?).unwrap_or(u32::MAX),
+                lease_until,
             });
         }
         Ok(claimed)

@@ -338,6 +338,43 @@ async fn an_abandoned_request_still_hands_over() {
     hub.stop().await;
 }
 
+/// An outcome that cannot be written at once (the database is locked past its busy
+/// timeout, as it is unwritable while a disk is full) is written again within the lease,
+/// rather than left for the lease to run out and the notification to go twice. SQLite
+/// only: its write lock is what refuses the write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_refused_for_a_while_is_written_within_the_lease() {
+    use sqlx::Connection;
+    let db = Database::sqlite().await;
+    let url = db.url();
+    let hub = Hub::start(db).await;
+    let receiver = Receiver::start().await;
+    // The answer comes after the lock is taken, so the outcome meets it.
+    receiver.script([Answer {
+        delay: Duration::from_millis(500),
+        ..Answer::from(200)
+    }]);
+    let instance = instance_sending_to(&hub, &receiver.url).await;
+    let id = instance["id"].as_i64().unwrap();
+    post_webhook(&hub, &instance, &json!([message_event(0, "SENT", "0")])).await;
+    let sent_at = receiver.wait_for(1, 5).await[0].at;
+    let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut blocker).await.unwrap();
+    // Past the hub's 5 s busy timeout: its first write of the outcome fails.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    sqlx::raw_sql("COMMIT").execute(&mut blocker).await.unwrap();
+    let detail = eventually(5, "the delivery to be recorded", || async {
+        let detail = event_detail(&hub, id).await;
+        (detail["status"] == "notified").then_some(detail)
+    })
+    .await;
+    assert_eq!(detail["deliveries"][0]["attempts"], 1, "{detail}");
+    // The lease (11 s here) would have sent it again by now.
+    tokio::time::sleep(Duration::from_secs(14).saturating_sub(sent_at.elapsed())).await;
+    assert_eq!(arrived(&receiver), [0], "sent once");
+    hub.stop().await;
+}
+
 async fn graceful_restart(db: Database) {
     restart_with_pending_deliveries(db, false).await;
 }

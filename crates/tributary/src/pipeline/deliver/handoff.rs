@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::{self, OwnedPermit};
 
-use crate::store::{self, ClaimedDelivery, DeliveryStart, NewDelivery, NewEvent};
+use crate::store::{self, ClaimedDelivery, DeliveryStart, NewDelivery, NewEvent, Timestamp};
 
 /// Ingest's end: reserves room with the worker and hands notifications over.
 pub struct Handoff {
@@ -68,22 +68,23 @@ impl Handoff {
 impl Reserved {
     /// Passes the stored event's claimed notifications to the worker.
     pub fn hand_over(self, event: &NewEvent) {
-        let claimed = event
-            .deliveries
-            .iter()
-            .filter(|d| matches!(d.start, DeliveryStart::Claimed { .. }));
-        for (permit, delivery) in self.permits.into_iter().zip(claimed) {
-            permit.send(first_attempt(event, delivery));
+        let claimed = event.deliveries.iter().filter_map(|d| match d.start {
+            DeliveryStart::Claimed { lease_until, .. } => Some((d, lease_until)),
+            _ => None,
+        });
+        for (permit, (delivery, lease_until)) in self.permits.into_iter().zip(claimed) {
+            permit.send(first_attempt(event, delivery, lease_until));
         }
     }
 }
 
-fn first_attempt(event: &NewEvent, delivery: &NewDelivery) -> ClaimedDelivery {
+fn first_attempt(event: &NewEvent, delivery: &NewDelivery, lease_until: Timestamp) -> ClaimedDelivery {
     ClaimedDelivery {
         id: delivery.id,
         instance: event.instance,
         payload: delivery.payload.clone(),
         attempt: 1,
+        lease_until,
     }
 }
 

@@ -53,6 +53,12 @@ const RESPONSE_KEPT: usize = 4096;
 const RECORDING_PER_SLOT: usize = 4;
 /// The longest the worker sleeps without looking for due deliveries.
 const IDLE_LOOK: Duration = Duration::from_secs(5);
+/// The first pause before writing an outcome again, doubled up to [`RECORD_PAUSE_MAX`].
+const RECORD_PAUSE: Duration = Duration::from_millis(50);
+const RECORD_PAUSE_MAX: Duration = Duration::from_secs(1);
+/// Left of the lease when the worker stops writing an outcome again, so that its last
+/// write does not land after another worker took the delivery over.
+const RECORD_MARGIN: Duration = Duration::from_secs(1);
 
 /// A lease outlives the request it covers and the write that follows, so another worker
 /// never takes over a delivery that is still being sent.
@@ -96,6 +102,8 @@ struct Sent {
     outcome: DeliveryOutcome,
     count: DeliveryCount,
     latency: Option<Duration>,
+    /// The claim's lease, within which the outcome may still be written.
+    lease_until: Timestamp,
 }
 
 /// What one attempt came to, before deciding what happens next.
@@ -166,7 +174,7 @@ impl Dispatcher {
         let mut next_look = Instant::now();
         loop {
             while let Some(sent) = in_flight.try_join_next() {
-                self.record_later(&mut recording, sent);
+                self.record_later(&mut recording, sent, &shutdown);
             }
             while let Some(recorded) = recording.try_join_next() {
                 next_look = next_look.min(retry_look(recorded));
@@ -226,7 +234,7 @@ impl Dispatcher {
                 // nothing until a send or a record completes.
                 () = tokio::time::sleep_until(next_look), if room && !backlog => {}
                 Some(sent) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    self.record_later(&mut recording, sent);
+                    self.record_later(&mut recording, sent, &shutdown);
                 }
                 Some(recorded) = recording.join_next(), if !recording.is_empty() => {
                     next_look = next_look.min(retry_look(recorded));
@@ -243,12 +251,12 @@ impl Dispatcher {
             if in_flight.len() >= limit
                 && let Some(sent) = in_flight.join_next().await
             {
-                self.record_later(&mut recording, sent);
+                self.record_later(&mut recording, sent, &shutdown);
             }
             in_flight.spawn(self.clone().send(delivery));
         }
         while let Some(sent) = in_flight.join_next().await {
-            self.record_later(&mut recording, sent);
+            self.record_later(&mut recording, sent, &shutdown);
         }
         while recording.join_next().await.is_some() {}
     }
@@ -258,19 +266,34 @@ impl Dispatcher {
         self: &Arc<Self>,
         recording: &mut JoinSet<Option<Timestamp>>,
         sent: Result<Option<Sent>, JoinError>,
+        shutdown: &CancellationToken,
     ) {
         if let Ok(Some(sent)) = sent {
-            recording.spawn(self.clone().record(sent));
+            recording.spawn(self.clone().record(sent, shutdown.clone()));
         }
     }
 
-    /// Records what an attempt came to, and says when a retry it scheduled is due. When
-    /// recording fails the lease runs out and the delivery is tried again: nothing is lost.
-    async fn record(self: Arc<Self>, sent: Sent) -> Option<Timestamp> {
+    /// Records what an attempt came to, and says when a retry it scheduled is due.
+    ///
+    /// An outcome not written means the notification goes again once its lease runs out:
+    /// nothing is lost, but the callback gets it twice. So while the database is only
+    /// unavailable for now (disk full, locked, connection lost), the write is tried again
+    /// within the lease. A stopping hub does not wait for that.
+    async fn record(self: Arc<Self>, sent: Sent, shutdown: CancellationToken) -> Option<Timestamp> {
         let deactivated = sent.outcome.deactivate.is_some();
-        if let Err(error) = self.store.finish_delivery(&sent.outcome).await {
-            tracing::warn!(delivery = %sent.outcome.id, %error, "could not record a delivery");
-            return None;
+        let mut pause = RECORD_PAUSE;
+        while let Err(error) = self.store.finish_delivery(&sent.outcome).await {
+            let in_lease = store::now() + pause + RECORD_MARGIN < sent.lease_until;
+            if !error.is_unavailable() || !in_lease || shutdown.is_cancelled() {
+                tracing::warn!(delivery = %sent.outcome.id, %error, "could not record a delivery");
+                return None;
+            }
+            tracing::debug!(delivery = %sent.outcome.id, %error, "recording a delivery again");
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = shutdown.cancelled() => {}
+            }
+            pause = (pause * 2).min(RECORD_PAUSE_MAX);
         }
         if deactivated {
             self.caches.forget(sent.outcome.instance);
@@ -325,6 +348,7 @@ impl Dispatcher {
             },
             count: DeliveryCount::Queued,
             latency: None,
+            lease_until: delivery.lease_until,
         };
         let request = if !target.subscription_active {
             Err("the subscription is deactivated".to_string())
@@ -412,6 +436,7 @@ impl Dispatcher {
             },
             count,
             latency: Some(latency),
+            lease_until: delivery.lease_until,
         }))
     }
 
