@@ -30,6 +30,7 @@ impl Dialect for Postgres {
          RETURNING instance_id, interval_ms, last_poll_at, failures";
     /// Delivered to every listening node when the transaction commits.
     const ANNOUNCE_DELIVERIES: Option<&'static str> = Some("SELECT pg_notify('tributary_deliveries', '')");
+    const CLAIMS_IN_GROUP_COMMIT: bool = false;
 
     fn rows_affected(result: &PgQueryResult) -> u64 {
         result.rows_affected()

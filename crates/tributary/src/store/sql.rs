@@ -3,8 +3,9 @@
 //! Both engines accept the same SQL for everything the store does (`$n` placeholders,
 //! `ON CONFLICT`, `RETURNING`, integer timestamps), so the statements are written once here
 //! over a generic sqlx backend. What differs lives in the [`Dialect`] each backend module
-//! implements. The writes on the hot path (events arriving, deliveries finishing) go
-//! through a group-commit writer ([`Writes`]), so many share one transaction.
+//! implements. The writes on the hot path (events arriving, deliveries finishing, and on
+//! SQLite deliveries claimed) go through a group-commit writer ([`Writes`]), so many share
+//! one transaction.
 
 use std::{collections::HashMap, marker::PhantomData, sync::Arc};
 
@@ -35,6 +36,10 @@ pub trait Dialect: Database {
     const CLAIM_DELIVERIES: &'static str;
     /// Run after deliveries are added, so other nodes wake (none for a single-process engine).
     const ANNOUNCE_DELIVERIES: Option<&'static str>;
+    /// Whether delivery claims join the group commit. They do where there is one writer
+    /// connection: a claim of its own would hold it and pay a commit of its own while the
+    /// batch waits. With a pool, a claim runs beside the batch on another connection.
+    const CLAIMS_IN_GROUP_COMMIT: bool;
     /// Takes due polls: `$1` owner, `$2` lease end, `$3` now, `$4` limit.
     const CLAIM_POLLS: &'static str;
 
@@ -58,7 +63,7 @@ pub struct SqlStore<DB: Database> {
 
 /// Typed column access for any backend's rows; keeps the row decoding below free of
 /// backend bounds.
-trait Columns {
+pub(super) trait Columns {
     fn int(&self, column: &str) -> StoreResult<i64>;
     fn opt_int(&self, column: &str) -> StoreResult<Option<i64>>;
     fn text(&self, column: &str) -> StoreResult<String>;
@@ -1060,18 +1065,19 @@ where
             .execute(&self.writer)
             .await?;
         }
-        let rows = sqlx::query(DB::CLAIM_DELIVERIES)
-            .bind(owner)
-            .bind(to_millis(lease_until))
-            .bind(to_millis(now))
-            .bind(i64::from(limit))
-            .fetch_all(&self.writer)
-            .await?;
+        let claim = Claim {
+            owner: owner.to_string(),
+            now,
+            lease_until,
+            limit,
+        };
+        let rows = if DB::CLAIMS_IN_GROUP_COMMIT {
+            self.batched(|reply| Job::Claim(claim, reply)).await?
+        } else {
+            Writes::<DB>::claim(&mut *self.writer.acquire().await?, &claim).await?
+        };
         // The bodies never change, so any connection reads them, and the writer is spared.
-        let ids = rows
-            .iter()
-            .map(|row| row.text("id"))
-            .collect::<StoreResult<Vec<String>>>()?;
+        let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
         let mut payloads = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
@@ -1080,21 +1086,23 @@ where
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for id in chunk {
-                query = query.bind(id.as_str());
+                query = query.bind(*id);
             }
             for row in query.fetch_all(&self.reader).await? {
                 payloads.insert(row.text("delivery_id")?, row.text("payload")?);
             }
         }
         let mut claimed = Vec::with_capacity(rows.len());
-        for (row, id) in rows.iter().zip(&ids) {
+        for row in &rows {
             // Absent only when the delivery was deleted (with its instance) meanwhile.
-            let Some(payload) = payloads.remove(id) else { continue };
+            let Some(payload) = payloads.remove(&row.id) else {
+                continue;
+            };
             claimed.push(ClaimedDelivery {
-                id: parse_id(id)?,
-                instance: InstanceId::from_stored(row.int("instance_id")?),
+                id: parse_id(&row.id)?,
+                instance: row.instance,
                 payload,
-                attempt: u32::try_from(row.int("attempts")?).unwrap_or(u32::MAX),
+                attempt: u32::try_from(row.attempts).unwrap_or(u32::MAX),
                 lease_until,
             });
         }
@@ -1348,21 +1356,71 @@ where
     }
 }
 
-/// What one write of a batch came to: an event's outcome, or `None` for a finished delivery.
-type JobResult = StoreResult<Option<Recorded>>;
+/// What one write of a batch came to.
+type JobResult = StoreResult<Done>;
+
+enum Done {
+    Recorded(Recorded),
+    Finished,
+    Claimed(Vec<ClaimedRow>),
+}
 
 /// One write the group-commit writer runs for a caller.
 enum Job {
     Record(NewEvent, oneshot::Sender<StoreResult<Recorded>>),
     Finish(DeliveryOutcome, oneshot::Sender<StoreResult<()>>),
+    Claim(Claim, oneshot::Sender<StoreResult<Vec<ClaimedRow>>>),
+}
+
+/// A worker's claim on due deliveries.
+struct Claim {
+    owner: String,
+    now: Timestamp,
+    lease_until: Timestamp,
+    limit: u32,
+}
+
+/// A claimed delivery, before its body is read.
+struct ClaimedRow {
+    id: String,
+    instance: InstanceId,
+    attempts: i64,
+}
+
+impl Job {
+    /// Tells the caller what its write came to, once the transaction is over.
+    fn answer(self, result: JobResult) {
+        // Each job's write answers with its own kind of result (see `attempt` and `job`).
+        const MISMATCH: &str = "a write answers with its own kind of result";
+        match self {
+            Job::Record(_, reply) => {
+                let _ = reply.send(result.map(|done| match done {
+                    Done::Recorded(recorded) => recorded,
+                    _ => unreachable!("{MISMATCH}"),
+                }));
+            }
+            Job::Finish(_, reply) => {
+                let _ = reply.send(result.map(|_| ()));
+            }
+            Job::Claim(_, reply) => {
+                let _ = reply.send(result.map(|done| match done {
+                    Done::Claimed(rows) => rows,
+                    _ => unreachable!("{MISMATCH}"),
+                }));
+            }
+        }
+    }
 }
 
 /// The most writes one transaction carries.
 const MAX_BATCH: usize = 256;
 
-/// Whether a write went through (an event stored, a delivery finished).
+/// Whether a write went through (an event stored, a delivery finished, a claim made).
 fn accepted(result: &JobResult) -> bool {
-    matches!(result, Ok(Some(Recorded::Stored)) | Ok(None))
+    matches!(
+        result,
+        Ok(Done::Recorded(Recorded::Stored) | Done::Finished | Done::Claimed(_))
+    )
 }
 
 impl<DB: Database> SqlStore<DB> {
@@ -1385,6 +1443,7 @@ where
     DB: Dialect,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
+    DB::Row: Columns,
     for<'e> i64: Encode<'e, DB> + Type<DB>,
     for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
     for<'e> &'e str: Encode<'e, DB> + Type<DB>,
@@ -1392,9 +1451,24 @@ where
     for<'e> String: Encode<'e, DB> + Type<DB>,
 {
     /// A store over these pools, with its group-commit writer running.
+    ///
+    /// The writer has a thread and a runtime of its own: each of its statements is a round
+    /// trip (to SQLite's connection thread, or to the server), and on the hub's runtime each
+    /// answer waited in the queue behind the HTTP tasks before the next statement could go.
+    /// Ingest at saturation gained 5–8 % on SQLite.
     pub(super) fn open_store(reader: Pool<DB>, writer: Pool<DB>, wake: Arc<Notify>) -> SqlStore<DB> {
         let (jobs, queue) = mpsc::channel(MAX_BATCH * 4);
-        tokio::spawn(Self::run(writer.clone(), queue, wake.clone()));
+        let (pool, notify) = (writer.clone(), wake.clone());
+        std::thread::Builder::new()
+            .name("tributary-writer".into())
+            .spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("the writer's runtime starts")
+                    .block_on(Self::run(pool, queue, notify));
+            })
+            .expect("the writer's thread starts");
         SqlStore {
             reader,
             writer,
@@ -1440,7 +1514,7 @@ where
         // backlog is stored), and claimed ones are on their way to their worker already.
         let announce = committed.is_ok()
             && batch.iter().zip(&results).any(|(job, result)| {
-                matches!((job, result), (Job::Record(event, _), Ok(Some(Recorded::Stored)))
+                matches!((job, result), (Job::Record(event, _), Ok(Done::Recorded(Recorded::Stored)))
                     if event.deliveries.iter().any(|d| matches!(d.start, DeliveryStart::Due(_))))
             });
         let failure = committed.err().map(|e| (e.is_unavailable(), e.to_string()));
@@ -1453,14 +1527,7 @@ where
                 }),
                 None => results.next().expect("one result per job"),
             };
-            match job {
-                Job::Record(_, reply) => {
-                    let _ = reply.send(result.map(|r| r.expect("a recorded event has an outcome")));
-                }
-                Job::Finish(_, reply) => {
-                    let _ = reply.send(result.map(|_| ()));
-                }
-            }
+            job.answer(result);
         }
         if announce {
             wake.notify_one();
@@ -1488,35 +1555,43 @@ where
     async fn attempt(pool: &Pool<DB>, batch: &[Job], isolate: bool) -> StoreResult<Option<Vec<JobResult>>> {
         let mut tx = pool.begin_with(DB::BEGIN_WRITE).await?;
         if !isolate {
-            let (mut events, mut outcomes) = (Vec::new(), Vec::new());
+            let (mut events, mut outcomes, mut claims) = (Vec::new(), Vec::new(), Vec::new());
             for job in batch {
                 match job {
                     Job::Record(event, _) => events.push(event),
                     Job::Finish(outcome, _) => outcomes.push(outcome),
+                    Job::Claim(claim, _) => claims.push(claim),
                 }
             }
+            // Claims come last, so that they can take what this batch stored.
             let written = async {
                 if !Self::events(&mut tx, &events).await? {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 Self::finishes(&mut tx, &outcomes).await?;
-                Ok::<_, StoreError>(true)
+                let mut claimed = Vec::with_capacity(claims.len());
+                for claim in claims {
+                    claimed.push(Self::claim(&mut tx, claim).await?);
+                }
+                Ok::<_, StoreError>(Some(claimed))
             }
             .await;
             if let Err(error) = &written {
                 // Run again write by write, which tells whose write it was.
                 tracing::debug!(%error, "a batched write failed");
             }
-            if !written.unwrap_or(false) {
+            let Some(claimed) = written.ok().flatten() else {
                 tx.rollback().await?;
                 return Ok(None);
-            }
+            };
             tx.commit().await?;
+            let mut claimed = claimed.into_iter();
             let results = batch
                 .iter()
                 .map(|job| match job {
-                    Job::Record(..) => Ok(Some(Recorded::Stored)),
-                    Job::Finish(..) => Ok(None),
+                    Job::Record(..) => Ok(Done::Recorded(Recorded::Stored)),
+                    Job::Finish(..) => Ok(Done::Finished),
+                    Job::Claim(..) => Ok(Done::Claimed(claimed.next().expect("one result per claim"))),
                 })
                 .collect();
             return Ok(Some(results));
@@ -1538,9 +1613,30 @@ where
 
     async fn job(conn: &mut DB::Connection, job: &Job) -> JobResult {
         match job {
-            Job::Record(event, _) => Self::event(conn, event).await.map(Some),
-            Job::Finish(outcome, _) => Self::finishes(conn, &[outcome]).await.map(|()| None),
+            Job::Record(event, _) => Self::event(conn, event).await.map(Done::Recorded),
+            Job::Finish(outcome, _) => Self::finishes(conn, &[outcome]).await.map(|()| Done::Finished),
+            Job::Claim(claim, _) => Self::claim(conn, claim).await.map(Done::Claimed),
         }
+    }
+
+    /// Takes due deliveries for a worker (see [`Dialect::CLAIMS_IN_GROUP_COMMIT`]).
+    async fn claim(conn: &mut DB::Connection, claim: &Claim) -> StoreResult<Vec<ClaimedRow>> {
+        let rows = sqlx::query(DB::CLAIM_DELIVERIES)
+            .bind(claim.owner.as_str())
+            .bind(to_millis(claim.lease_until))
+            .bind(to_millis(claim.now))
+            .bind(i64::from(claim.limit))
+            .fetch_all(&mut *conn)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ClaimedRow {
+                    id: row.text("id")?,
+                    instance: InstanceId::from_stored(row.int("instance_id")?),
+                    attempts: row.int("attempts")?,
+                })
+            })
+            .collect()
     }
 
     /// Stores an event, its sequence numbers and its deliveries; when a sequence number is

@@ -34,6 +34,7 @@ impl Dialect for Sqlite {
          RETURNING instance_id, interval_ms, last_poll_at, failures";
     /// One process owns a SQLite file; it wakes its own workers in memory.
     const ANNOUNCE_DELIVERIES: Option<&'static str> = None;
+    const CLAIMS_IN_GROUP_COMMIT: bool = true;
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()

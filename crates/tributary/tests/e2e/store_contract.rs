@@ -955,8 +955,69 @@ async fn concurrent_events_race_for_sequences(db: Database) {
     assert_eq!(listed.len(), 50);
 }
 
+/// Claims share the writer's transactions with events arriving, refused ones among them
+/// (a batch with a refused write runs again write by write): each delivery goes to one
+/// worker, under that worker's name, so that its outcome is its to record.
+async fn claims_made_while_events_arrive_take_each_delivery_once(db: Database) {
+    let store = db.store().await;
+    let (acme, id) = instance_for(store.as_ref()).await;
+    let mut writers = tokio::task::JoinSet::new();
+    for n in 0..100 {
+        // Pairs share a sequence number: one of each is refused.
+        let event = new_event(&acme.user, id, &[&format!("seq-{}", n / 2)], 1);
+        let store = store.clone();
+        writers.spawn(async move { store.record_event(&event).await.unwrap() });
+    }
+    let mut claimers = tokio::task::JoinSet::new();
+    for node in 0..4 {
+        let store = store.clone();
+        claimers.spawn(async move {
+            let owner = format!("node-{node}");
+            let mut mine = Vec::new();
+            let started = std::time::Instant::now();
+            while started.elapsed() < std::time::Duration::from_secs(3) {
+                let now = tributary::store::now();
+                mine.extend(
+                    store
+                        .claim_deliveries(&owner, now, now + Duration::seconds(30), 7)
+                        .await
+                        .unwrap(),
+                );
+            }
+            (owner, mine)
+        });
+    }
+    writers.join_all().await;
+    let claims = claimers.join_all().await;
+    let ids: Vec<_> = claims.iter().flat_map(|(_, mine)| mine.iter().map(|c| c.id)).collect();
+    let unique: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!((ids.len(), unique.len()), (50, 50), "each stored delivery claimed once");
+    for (owner, mine) in &claims {
+        for claimed in mine {
+            store
+                .finish_delivery(&DeliveryOutcome {
+                    id: claimed.id,
+                    instance: id,
+                    owner: owner.clone(),
+                    attempt: None,
+                    next: NextStep::Delivered,
+                    deactivate: None,
+                    now: tributary::store::now(),
+                })
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(
+        store.delivery_backlog().await.unwrap(),
+        0,
+        "each claim was made in the name of the worker it answered"
+    );
+}
+
 on_both_backends!(
     concurrent_events_race_for_sequences,
+    claims_made_while_events_arrive_take_each_delivery_once,
     events_are_deduplicated_by_sequence,
     deliveries_are_claimed_once_and_settle_their_event,
     attempts_list_in_the_order_made,
