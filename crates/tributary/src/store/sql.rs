@@ -225,7 +225,8 @@ fn row_id() -> i64 {
 /// engine allows (SQLite 32 766, PostgreSQL 65 535) at the widest row written.
 const ROWS_PER_STATEMENT: usize = 256;
 
-/// `($first, …), (…)`: `rows` groups of `width` placeholders.
+/// `rows` groups of `width` placeholders, numbered from `first` where the dialect numbers
+/// them: `($1, $2), ($3, $4)` on PostgreSQL, `(?, ?), (?, ?)` on SQLite.
 fn value_rows<DB: Dialect>(first: usize, rows: usize, width: usize) -> String {
     (0..rows)
         .map(|row| {
@@ -236,7 +237,7 @@ fn value_rows<DB: Dialect>(first: usize, rows: usize, width: usize) -> String {
         .join(", ")
 }
 
-/// `$first, …`: `count` placeholders.
+/// `count` placeholders, numbered from `first` where the dialect numbers them.
 fn placeholder_list<DB: Dialect>(first: usize, count: usize) -> String {
     (first..first + count)
         .map(DB::placeholder)
