@@ -1302,7 +1302,12 @@ where
         // Polls carry no sequence numbers, so nothing can be taken.
         let events: Vec<&NewEvent> = commit.events.iter().collect();
         Writes::<DB>::events(&mut tx, &events).await?;
-        let announced = commit.events.iter().any(|event| !event.deliveries.is_empty());
+        // As in the group commit: parked deliveries cannot be claimed, so they wake no one.
+        let announced = commit
+            .events
+            .iter()
+            .flat_map(|event| &event.deliveries)
+            .any(|delivery| matches!(delivery.start, DeliveryStart::Due(_)));
         tx.commit().await?;
         if announced {
             self.wake.notify_one();

@@ -8,7 +8,7 @@ use tributary::{
     store::{
         ClaimedDelivery, ConfigEntry, DeliveryOutcome, DeliveryStart, DeliveryStatus, EventQuery, EventSource,
         EventStatus, FailurePolicy, Grant, InstanceChange, NewAttempt, NewDelivery, NewEvent, NewInstance, NextStep,
-        Recorded, Store, StoredValue, User,
+        PollCommit, Recorded, Store, StoredValue, User,
     },
     tenants,
 };
@@ -1015,8 +1015,52 @@ async fn claims_made_while_events_arrive_take_each_delivery_once(db: Database) {
     );
 }
 
+/// What a poll finds is stored with the poll's state; its parked notifications cannot be
+/// claimed, so they wake no delivery worker, and its due ones do. (PostgreSQL's wake-ups come
+/// from every schema sharing the test database, so only SQLite's are checked.)
+async fn polls_wake_the_workers_only_for_due_notifications(db: Database) {
+    let store = db.store().await;
+    let acme = tenant(store.as_ref(), "acme").await;
+    let mut new = new_instance(&acme.user, &SecretString::from("t"), None);
+    new.polling = Some(std::time::Duration::from_secs(60));
+    store.insert_instance(&new).await.unwrap();
+    let sqlite = matches!(db, Database::Sqlite { .. });
+    for (start, wakes) in [(DeliveryStart::Queued, false), (DeliveryStart::Due(Utc::now()), true)] {
+        let now = tributary::store::now();
+        let claimed = store
+            .claim_polls("poller", now, now + Duration::seconds(30), 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1, "the poll is due");
+        let mut event = new_event(&acme.user, new.id, &[], 2);
+        event.source = EventSource::Polling;
+        for delivery in &mut event.deliveries {
+            delivery.start = start.clone();
+        }
+        let commit = PollCommit {
+            instance: new.id,
+            owner: "poller".into(),
+            started_at: now,
+            next_poll_at: now,
+            events: vec![event],
+            objects: Vec::new(),
+        };
+        assert!(store.commit_poll(&commit).await.unwrap());
+        if sqlite {
+            let woken = tokio::time::timeout(std::time::Duration::from_millis(200), store.delivery_wakeup()).await;
+            assert_eq!(woken.is_ok(), wakes, "woken for {start:?}");
+        }
+    }
+    assert_eq!(
+        store.delivery_backlog().await.unwrap(),
+        2,
+        "the due ones wait for a claim"
+    );
+}
+
 on_both_backends!(
     concurrent_events_race_for_sequences,
+    polls_wake_the_workers_only_for_due_notifications,
     claims_made_while_events_arrive_take_each_delivery_once,
     events_are_deduplicated_by_sequence,
     deliveries_are_claimed_once_and_settle_their_event,
