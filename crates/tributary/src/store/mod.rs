@@ -384,6 +384,15 @@ pub struct NewEvent {
     pub deliveries: Vec<NewDelivery>,
 }
 
+impl NewEvent {
+    /// Whether storing it gives the delivery workers something to claim, so that they are
+    /// woken. Parked deliveries cannot be claimed (waking the workers for them would cost an
+    /// empty claim each time), and claimed ones are on their way to their worker already.
+    pub fn awaits_claim(&self) -> bool {
+        self.deliveries.iter().any(|d| matches!(d.start, DeliveryStart::Due(_)))
+    }
+}
+
 /// How storing an event went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recorded {
