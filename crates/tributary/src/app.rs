@@ -71,7 +71,7 @@ impl AppState {
         let key = match &config.master_key {
             Some(text) => MasterKey::from_base64(text.expose_secret())?,
             None => {
-                std::fs::create_dir_all(&config.data_dir)
+                crate::crypto::create_private_dir(&config.data_dir)
                     .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
                 MasterKey::load_or_create(&config.data_dir.join("master.key"))?
             }

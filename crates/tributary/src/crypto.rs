@@ -77,11 +77,7 @@ impl MasterKey {
             Ok(text) => Self::from_base64(&text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Self::generate();
-                let mut options = std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut file = options.open(path).map_err(file_error)?;
+                let mut file = create_private_file(path).map_err(file_error)?;
                 file.write_all(key.to_base64().as_bytes())
                     .and_then(|()| file.sync_all())
                     .map_err(file_error)?;
@@ -90,6 +86,27 @@ impl MasterKey {
             Err(e) => Err(file_error(e)),
         }
     }
+}
+
+/// Creates a directory for files that hold secrets (the master key, the SQLite database),
+/// with its missing parents, that only the hub's user may enter (mode 0700). An existing
+/// directory keeps its mode: the operator chose it.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates a file that only the hub's user may read or write (mode 0600); fails when it
+/// already exists.
+pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 /// An encrypted value as stored: version byte, nonce, ciphertext with tag.

@@ -209,9 +209,13 @@ pub struct ConfigKeySpec {
 }
 
 impl ConfigKeySpec {
-    /// Secret values are sealed at rest and masked in every response.
+    /// Secret values are sealed at rest and masked in every response. Callback headers
+    /// count as secret: they usually carry the receiver's API key.
     pub fn is_secret(&self) -> bool {
-        matches!(self.kind, ConfigKind::Password | ConfigKind::HexSecret)
+        matches!(
+            self.kind,
+            ConfigKind::Password | ConfigKind::HexSecret | ConfigKind::Headers
+        )
     }
 }
 

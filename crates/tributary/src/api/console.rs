@@ -46,8 +46,9 @@ const SESSION_HOURS: i64 = 12;
 const OAUTH_CALLBACK_PATH: &str = "/console/oauth/callback";
 
 /// Only the page's own files run, nothing may frame it, and navigations leave no referrer
-/// behind (the OAuth callback's address carries a grant code).
-const PAGE_HEADERS: [(header::HeaderName, &str); 5] = [
+/// behind (the OAuth callback's address carries a grant code). `nosniff` and `no-store` come
+/// with every answer of the hub (see `api::app`).
+const PAGE_HEADERS: [(header::HeaderName, &str); 3] = [
     (
         header::CONTENT_SECURITY_POLICY,
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -55,8 +56,6 @@ const PAGE_HEADERS: [(header::HeaderName, &str); 5] = [
     ),
     (header::X_FRAME_OPTIONS, "DENY"),
     (header::REFERRER_POLICY, "no-referrer"),
-    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-    (header::CACHE_CONTROL, "no-store"),
 ];
 
 const INDEX: &str = include_str!("../../console/index.html");
@@ -113,7 +112,6 @@ async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
     Ok((
         [
             (header::CONTENT_TYPE, content_type(name)),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             // Small files, always revalidated, so an upgraded hub never runs yesterday's script.
             (header::CACHE_CONTROL, "no-cache"),
         ],
@@ -327,7 +325,6 @@ async fn sign_in(State(state): State<AppState>, ApiJson(input): ApiJson<SignIn>)
     let mut response = session_body(&state, &session).await?.into_response();
     let headers = response.headers_mut();
     headers.insert(header::SET_COOKIE, set_cookie(&state, Some(&value)));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 
@@ -336,11 +333,7 @@ async fn current(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
     let session = Session::from_headers(&headers, &state).await?.ok_or_else(|| {
         ApiError::Unauthorized("Not signed in: sign in with your user and organization secrets.".into())
     })?;
-    let mut response = session_body(&state, &session).await?.into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(session_body(&state, &session).await?.into_response())
 }
 
 /// `DELETE /console/session`: signs out by clearing the cookie. A live session must send

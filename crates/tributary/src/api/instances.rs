@@ -26,7 +26,7 @@ use super::{
 };
 use crate::{
     app::AppState,
-    elements::Element,
+    elements::{ConfigKeySpec, Element},
     ids::{ConfigEntryId, InstanceId},
     instances::{
         InstanceName, InstanceUpdate, NewInstanceRequest, Tags, config_entry,
@@ -288,8 +288,11 @@ pub fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn shown(value: &Option<StoredValue>) -> Option<String> {
+/// A value as responses show it: secrets masked, including one still stored in clear from
+/// before its key became secret.
+fn shown(value: &Option<StoredValue>, spec: Option<&ConfigKeySpec>) -> Option<String> {
     match value {
+        Some(StoredValue::Plain(_)) if spec.is_some_and(ConfigKeySpec::is_secret) => Some(MASK.to_string()),
         Some(StoredValue::Plain(text)) => Some(text.clone()),
         Some(StoredValue::Sealed(_)) => Some(MASK.to_string()),
         None => None,
@@ -325,7 +328,7 @@ fn view(state: &AppState, instance: &InstanceRecord) -> Result<InstanceBody, Api
         configuration: instance
             .config
             .iter()
-            .filter_map(|e| shown(&e.value).map(|v| (e.key.clone(), v)))
+            .filter_map(|e| shown(&e.value, element.config_key(&e.key)).map(|v| (e.key.clone(), v)))
             .collect(),
         created_date: iso(instance.created_at),
         updated_date: iso(instance.updated_at),
@@ -357,7 +360,7 @@ fn config_view(state: &AppState, instance: &InstanceRecord) -> Result<Vec<Config
                 key: entry.key.clone(),
                 name: spec.map_or_else(|| entry.key.clone(), |s| s.name.clone()),
                 kind: spec.map_or("TEXTFIELD_1000", |s| s.kind.ce_name()).to_string(),
-                property_value: shown(&entry.value),
+                property_value: shown(&entry.value, spec),
                 required: spec.is_some_and(|s| s.required),
                 secret: spec.is_some_and(|s| s.is_secret()),
             }

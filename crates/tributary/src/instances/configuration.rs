@@ -125,8 +125,12 @@ pub fn plan(
             (None, Mode::Merge) => Change::Keep,
             (None, Mode::Replace) => spec.default.clone().map_or(Change::Unset, Change::Set),
         };
+        let seal = |text: &str| StoredValue::Sealed(cipher.seal(text, &sealing::context(id, Field::Config(&spec.key))));
         let value = match change {
             Change::Keep => match current.and_then(|e| e.value.clone()) {
+                // A secret stored in clear before its key became secret (callback headers
+                // did) is sealed on this write.
+                Some(StoredValue::Plain(text)) if spec.is_secret() => Some(seal(&text)),
                 Some(value) => Some(value),
                 None if input.0.contains_key(&spec.key) => {
                     return Err(ConfigError::Invalid {
@@ -137,9 +141,7 @@ pub fn plan(
                 None => None,
             },
             Change::Unset => None,
-            Change::Set(text) if spec.is_secret() => Some(StoredValue::Sealed(
-                cipher.seal(&text, &sealing::context(id, Field::Config(&spec.key))),
-            )),
+            Change::Set(text) if spec.is_secret() => Some(seal(&text)),
             Change::Set(text) => Some(StoredValue::Plain(text)),
         };
         if let Some(StoredValue::Plain(text)) = &value {
@@ -622,6 +624,53 @@ mod tests {
         assert!(
             replaced.entries.iter().any(|e| e.key == "oauth.api.secret"),
             "a new secret value is resealed"
+        );
+    }
+
+    #[test]
+    fn callback_headers_are_sealed_and_a_value_stored_in_clear_is_sealed_by_the_next_write() {
+        const HEADERS: &str = "event.notification.callback.headers";
+        let element = hootsuite();
+        let cipher = Cipher::new(&MasterKey::generate());
+        let id = InstanceId::random();
+        let opened = |entries: &[ConfigEntry]| {
+            let entry = entries.iter().find(|e| e.key == HEADERS);
+            let Some(StoredValue::Sealed(sealed)) = &entry.unwrap_or_else(|| panic!("no headers entry written")).value
+            else {
+                panic!("the headers are stored in clear: {entries:?}");
+            };
+            let text = cipher
+                .open(sealed, &sealing::context(id, Field::Config(HEADERS)))
+                .unwrap();
+            secrecy::ExposeSecret::expose_secret(&text).to_string()
+        };
+        let mut config = seed_config();
+        config[HEADERS] = json!({"X-Api-Key": "k-1"});
+        let created = plan(&element, &cipher, id, &[], &input(config).unwrap(), Mode::Replace).unwrap();
+        assert_eq!(opened(&created.entries), r#"{"X-Api-Key":"k-1"}"#);
+        assert!(!created.plain.contains_key(HEADERS));
+
+        let legacy: Vec<ConfigEntry> = created
+            .entries
+            .iter()
+            .cloned()
+            .map(|mut e| {
+                if e.key == HEADERS {
+                    e.value = Some(StoredValue::Plain(r#"{"X-Api-Key":"k-0"}"#.into()));
+                }
+                e
+            })
+            .collect();
+        let other = input(json!({"event.notification.basic.username": "hub"})).unwrap();
+        let merged = plan(&element, &cipher, id, &legacy, &other, Mode::Merge).unwrap();
+        assert_eq!(opened(&merged.entries), r#"{"X-Api-Key":"k-0"}"#);
+        assert!(!merged.plain.contains_key(HEADERS));
+        let masked = input(json!({HEADERS: MASK})).unwrap();
+        let kept = plan(&element, &cipher, id, &created.entries, &masked, Mode::Merge).unwrap();
+        assert!(
+            kept.entries.is_empty(),
+            "the mask keeps the sealed value: {:?}",
+            kept.entries
         );
     }
 

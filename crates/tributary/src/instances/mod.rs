@@ -192,12 +192,13 @@ impl Instances {
         if let Some(url) = plan.plain.get(CALLBACK_URL)
             && let Ok(parsed) = url::Url::parse(url)
         {
-            self.callbacks
-                .check_url(&parsed)
-                .map_err(|reason| ConfigError::Invalid {
+            self.callbacks.check_url(&parsed).map_err(|refused| {
+                refused.log(id);
+                ConfigError::Invalid {
                     key: CALLBACK_URL.into(),
-                    reason,
-                })?;
+                    reason: refused.to_string(),
+                }
+            })?;
         }
         Ok(plan)
     }

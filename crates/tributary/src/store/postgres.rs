@@ -53,13 +53,22 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<PgStore
     );
     let pool = PgPoolOptions::new()
         .max_connections(options.max_connections)
-        .connect_with(connect)
+        .connect_with(connect.clone())
         .await?;
     sqlx::migrate!("migrations/postgres").run(&pool).await?;
     let wake = Arc::new(Notify::new());
-    // The listener's connection opens in the background: the hub is ready without it, and
-    // until it listens, workers find other nodes' work on their periodic look.
-    tokio::spawn(relay_wakeups(pool.clone(), Arc::downgrade(&wake)));
+    // LISTEN holds its connection for good, so it gets one of its own, beside the pool: out
+    // of the pool it would leave the queries one connection short, and a pool of one (the
+    // admin commands') none at all. Like sqlx's own `PgListener::connect`, a pool of one
+    // without lifetimes, which reconnects the listener after a lost connection. It opens in
+    // the background: the hub is ready without it, and until it listens, workers find
+    // other nodes' work on their periodic look.
+    let listening = PgPoolOptions::new()
+        .max_connections(1)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect_lazy_with(connect);
+    tokio::spawn(relay_wakeups(listening, Arc::downgrade(&wake)));
     Ok(Writes::open_store(pool.clone(), pool, wake))
 }
 
@@ -86,9 +95,9 @@ fn clear_on_loopback(url: &str, options: PgConnectOptions, mode_in_env: bool) ->
 
 const CHANNEL: &str = "tributary_deliveries";
 
-/// Turns other nodes' announcements into local wake-ups, for as long as the store lives.
-/// sqlx reconnects the listener after a lost connection; while it is down, workers still
-/// find due deliveries on their periodic look.
+/// Turns other nodes' announcements into local wake-ups, for as long as the store lives,
+/// on `pool`'s one connection. sqlx reconnects the listener after a lost connection; while
+/// it is down, workers still find due deliveries on their periodic look.
 async fn relay_wakeups(pool: sqlx::PgPool, wake: Weak<Notify>) {
     let mut listener = loop {
         let connected = async {
@@ -108,7 +117,6 @@ async fn relay_wakeups(pool: sqlx::PgPool, wake: Weak<Notify>) {
             }
         }
     };
-    drop(pool);
     loop {
         let received = listener.recv().await;
         let Some(wake) = wake.upgrade() else { return };

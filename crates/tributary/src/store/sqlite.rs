@@ -20,6 +20,7 @@ use super::{
     ConnectOptions, StoreResult,
     sql::{Dialect, SqlStore, Writes},
 };
+use crate::crypto;
 
 impl Dialect for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
@@ -66,10 +67,19 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<SqliteS
         // of going through a temporary file.
         .pragma("temp_store", "memory")
         .busy_timeout(Duration::from_secs(5));
-    if let Some(dir) = connect.get_filename().parent()
+    let file = connect.get_filename();
+    if let Some(dir) = file.parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+        crypto::create_private_dir(dir).map_err(sqlx::Error::Io)?;
+    }
+    // Created here rather than by SQLite, which would make it 0644 (less the umask): the
+    // database holds credential hashes, sealed secrets and tenants' events. SQLite gives
+    // its -wal and -shm files the database file's mode. An existing file keeps its own.
+    if let Err(error) = crypto::create_private_file(file)
+        && error.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        return Err(sqlx::Error::Io(error).into());
     }
     let writer = writer_pool()
         .connect_with(
@@ -178,6 +188,30 @@ mod tests {
         while schema_pages() < 10 {
             assert!(tokio::time::Instant::now() < deadline, "nothing was checkpointed");
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        drop(store);
+    }
+
+    /// The data directory and every file of the database are the hub's user's alone.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_database_is_private_to_the_hubs_user() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("data/sub/t.db");
+        let options = ConnectOptions {
+            max_connections: 1,
+            sqlite_full_sync: false,
+        };
+        let store = connect(&format!("sqlite://{}", path.display()), &options)
+            .await
+            .unwrap();
+        let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        for dir in ["data", "data/sub"] {
+            assert_eq!(mode(&root.path().join(dir)), 0o700, "{dir}");
+        }
+        for file in ["t.db", "t.db-wal", "t.db-shm"] {
+            assert_eq!(mode(&path.with_file_name(file)), 0o600, "{file}");
         }
         drop(store);
     }

@@ -57,8 +57,21 @@ async fn runs_on_an_embedded_sqlite_file_with_no_setup() {
         .await
         .unwrap();
     assert_eq!(elements[0]["key"], "hootsuite");
-    assert!(dir.path().join("data/tributary.db").exists());
-    assert!(dir.path().join("data/master.key").exists());
+    // What holds secrets is the hub's user's alone.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &str| std::fs::metadata(dir.path().join(path)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("data"), 0o700);
+        for file in [
+            "data/master.key",
+            "data/tributary.db",
+            "data/tributary.db-wal",
+            "data/tributary.db-shm",
+        ] {
+            assert_eq!(mode(file), 0o600, "{file}");
+        }
+    }
     first.kill().unwrap();
     first.wait().unwrap();
 

@@ -1,6 +1,7 @@
 //! End-to-end tests: the hub over real HTTP on loopback, a real SQLite file and a real
 //! PostgreSQL schema, the Hootsuite simulator standing in for Hootsuite.
 
+mod admin;
 mod binary;
 mod console;
 mod delivery;

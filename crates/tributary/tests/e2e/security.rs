@@ -1,6 +1,6 @@
 //! Security properties over real HTTP: the SSRF guard on callback URLs (literal addresses
-//! refused when saved, names refused when they resolve to private addresses), and
-//! redirects never followed.
+//! refused when saved, names refused when they resolve to private addresses, neither
+//! refusal naming an address), redirects never followed, and answers that no cache keeps.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -29,6 +29,15 @@ async fn callbacks_to_private_addresses_are_refused(db: Database) {
         "http://10.0.0.7/hook",
         "http://[::1]:8080/hook",
         "http://localhost:8080/hook",
+        // IPv6 forms that carry a loopback IPv4 address, and special-purpose blocks.
+        "http://[::127.0.0.1]:9/events",
+        "http://[::7f00:2]:9/events",
+        "http://[::ffff:0:127.0.0.1]:9/events",
+        "http://[::ffff:127.0.0.1]:9/events",
+        "http://[2002:7f00:1::]:9/events",
+        "http://[64:ff9b::7f00:1]:9/events",
+        "http://[fec0::1]:9/events",
+        "http://192.0.0.1:9/events",
     ] {
         let (status, body) = hub
             .call(
@@ -41,7 +50,8 @@ async fn callbacks_to_private_addresses_are_refused(db: Database) {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {body}");
         let message = body["message"].as_str().unwrap();
         assert!(
-            message.contains("event.notification.callback.url") && message.contains("not a public address"),
+            message.contains("event.notification.callback.url")
+                && message.contains("the callback host is not a public address"),
             "{message}"
         );
     }
@@ -69,8 +79,10 @@ async fn callbacks_to_private_addresses_are_refused(db: Database) {
         detail["deliveries"][0]["attemptLog"][0].as_object().cloned()
     })
     .await;
+    // The tenant learns why, not which internal address the name resolved to.
     let error = attempt["error"].as_str().unwrap();
-    assert!(error.contains("non-public addresses"), "{error}");
+    assert!(error.contains("the callback host is not a public address"), "{error}");
+    assert!(!error.contains("127.") && !error.contains("::1"), "{error}");
     assert!(receiver.received().is_empty(), "nothing reached the private address");
     hub.stop().await;
 }
@@ -162,6 +174,45 @@ async fn rate_limits_per_instance_and_per_organization(db: Database) {
     );
     let (status, _) = hub.call(Method::GET, "/instances", &globex, None).await;
     assert_eq!(status, StatusCode::OK);
+    hub.stop().await;
+}
+
+/// Every answer, error or not, tells browsers not to sniff it and caches not to keep it
+/// (instances carry their token, sessions their CSRF token); the console's static files
+/// keep their own, revalidated, caching.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_are_neither_cached_nor_sniffed() {
+    let hub = Hub::start(Database::sqlite().await).await;
+    let instance = hub.create_instance().await;
+    let id = instance["id"].as_i64().unwrap();
+    let origin = format!("http://{}", hub.running.addr);
+    let calls = [
+        (Method::GET, format!("{}/instances/{id}", hub.base), true),
+        (Method::GET, format!("{}/instances", hub.base), true),
+        (Method::GET, format!("{}/instances/{id}/configuration", hub.base), true),
+        (Method::POST, format!("{}/instances/{id}/events/secret", hub.base), true),
+        (Method::GET, format!("{}/instances/999", hub.base), true),
+        (Method::GET, format!("{}/instances", hub.base), false),
+        (Method::GET, format!("{}/openapi.json", hub.base), false),
+        (Method::GET, format!("{origin}/console/session"), false),
+        (Method::GET, format!("{origin}/"), false),
+        (Method::GET, format!("{origin}/health"), false),
+        (Method::GET, format!("{origin}/no/such/route"), false),
+    ];
+    for (method, url, authenticated) in calls {
+        let mut request = hub.http.request(method.clone(), &url);
+        if authenticated {
+            request = request.header("authorization", &hub.auth);
+        }
+        let response = request.send().await.unwrap();
+        let headers = response.headers();
+        let what = format!("{method} {url} ({})", response.status());
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{what}");
+        assert_eq!(headers["cache-control"], "no-store", "{what}");
+    }
+    let asset = hub.http.get(format!("{origin}/console/app.js")).send().await.unwrap();
+    assert_eq!(asset.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(asset.headers()["cache-control"], "no-cache");
     hub.stop().await;
 }
 

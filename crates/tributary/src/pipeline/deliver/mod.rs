@@ -384,12 +384,17 @@ impl Dispatcher {
                 let error = (!status.is_success()).then(|| format!("HTTP {status}"));
                 (answer, Some(status.as_u16()), error, Some(body))
             }
-            Err(error) => (
-                Answer::Failure { retry_after: None },
-                None,
-                Some(describe(&error)),
-                None,
-            ),
+            Err(error) => {
+                if let Some(refused) = guard::Refused::in_chain(&error) {
+                    refused.log(delivery.instance);
+                }
+                (
+                    Answer::Failure { retry_after: None },
+                    None,
+                    Some(describe(&error)),
+                    None,
+                )
+            }
         };
         let latency = clock.elapsed();
         let attempt = NewAttempt {
@@ -448,7 +453,10 @@ impl Dispatcher {
         delivery: &ClaimedDelivery,
     ) -> Result<reqwest::Request, String> {
         let parsed = url::Url::parse(url).map_err(|e| format!("the callback URL is not valid: {e}"))?;
-        self.config.network.check_url(&parsed)?;
+        self.config.network.check_url(&parsed).map_err(|refused| {
+            refused.log(target.instance);
+            refused.to_string()
+        })?;
         let id = delivery.id.to_string();
         let body = delivery.payload.as_bytes();
         let timestamp = Utc::now().timestamp();
@@ -490,9 +498,9 @@ impl Dispatcher {
         if let Some(key) = secret(SIGNATURE_KEY)? {
             request = request.header("Elements-Webhook-Signature", signing::elements_signature(&key, body));
         }
-        if let Some(headers) = plain_value(&target.config, CALLBACK_HEADERS) {
+        if let Some(headers) = secret(CALLBACK_HEADERS)? {
             let extra: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(headers).map_err(|e| format!("{CALLBACK_HEADERS}: {e}"))?;
+                serde_json::from_str(headers.expose_secret()).map_err(|e| format!("{CALLBACK_HEADERS}: {e}"))?;
             for (name, value) in extra {
                 if let Some(value) = value.as_str() {
                     request = request.header(name, value);
