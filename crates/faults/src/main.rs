@@ -4,10 +4,11 @@
 //! the Hootsuite simulator in this process, a provider that re-sends what was not
 //! acknowledged, and a receiver that checks and records every notification. Each scenario
 //! breaks something while events flow (the hub, the callback receiver, the database, one
-//! node of several) and then checks the guarantees of docs/reliability.md: every acknowledged
-//! event delivered at least once, a duplicate only ever the same notification again, 503
-//! (never 200) while the database cannot write, no notification sent by two nodes at once,
-//! each polled change reported once.
+//! node of several, clients that hold connections) and then checks the guarantees of
+//! docs/reliability.md: every acknowledged event delivered at least once, a duplicate only
+//! ever the same notification again, 503 (never 200) while the database cannot write, no
+//! notification sent by two nodes at once, each polled change reported once, webhooks
+//! acknowledged within a second while slow clients hold the receiver.
 //!
 //! It prints a table of counts per scenario and exits non-zero when a guarantee broke or a
 //! scenario could not run.
@@ -37,7 +38,7 @@ use crate::{
 #[derive(Parser)]
 #[command(
     name = "tributary-faults",
-    about = "Fault-injection suite of the Tributary hub: crash, callback outage, database faults, several nodes",
+    about = "Fault-injection suite of the Tributary hub: crash, callback outage, database faults, several nodes, slow clients",
     after_help = "Needs root (tmpfs and loop mounts), PostgreSQL on the machine (restarted by \
                   database-postgres: run that alone, not beside `cargo test`), and the tributary binary \
                   beside this one (built first under `cargo run`)."
@@ -72,16 +73,19 @@ enum Which {
     DatabaseSqlite,
     /// Three hubs on one PostgreSQL, one killed under load.
     Nodes,
+    /// Hundreds of connections trickling bodies and headers while webhooks stream.
+    SlowClients,
     /// Every scenario above, in that order.
     All,
 }
 
-const EVERY: [Which; 5] = [
+const EVERY: [Which; 6] = [
     Which::Crash,
     Which::Outage,
     Which::DatabasePostgres,
     Which::DatabaseSqlite,
     Which::Nodes,
+    Which::SlowClients,
 ];
 
 impl Which {
@@ -92,6 +96,7 @@ impl Which {
             Which::DatabasePostgres => "database-postgres",
             Which::DatabaseSqlite => "database-sqlite",
             Which::Nodes => "nodes",
+            Which::SlowClients => "slow-clients",
             Which::All => "all",
         }
     }
@@ -103,6 +108,7 @@ impl Which {
             Which::DatabasePostgres => scenarios::database::postgres(settings).await,
             Which::DatabaseSqlite => scenarios::database::sqlite(settings).await,
             Which::Nodes => scenarios::nodes::run(settings).await,
+            Which::SlowClients => scenarios::slow_clients::run(settings).await,
             Which::All => unreachable!("`all` is expanded before running"),
         }
     }

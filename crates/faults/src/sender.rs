@@ -54,6 +54,8 @@ pub enum Answer {
 #[derive(Debug, Clone, Copy)]
 pub struct Attempt {
     pub at: Instant,
+    /// From sending to the answer (or to giving up on one).
+    pub took: Duration,
     pub batch: usize,
     pub answer: Answer,
 }
@@ -214,6 +216,7 @@ async fn work(shared: Arc<Shared>) {
             };
             let attempt = Attempt {
                 at,
+                took: at.elapsed(),
                 batch: index,
                 answer,
             };

@@ -179,7 +179,8 @@ impl Running {
         while self.tasks.join_next().await.is_some() {}
     }
 
-    /// Resolves when the hub stops on its own (a listener failure).
+    /// Resolves when one of the hub's tasks ends on its own (it panicked): the server and
+    /// the workers otherwise run until [`Running::stop`].
     pub async fn wait(&mut self) {
         self.tasks.join_next().await;
     }
@@ -199,15 +200,8 @@ pub fn start(state: AppState, listener: TcpListener) -> anyhow::Result<Running> 
         shutdown.clone(),
     ));
     let app = crate::api::app(state.clone());
-    let stop = shutdown.clone();
-    tasks.spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "HTTP server failed");
-        }
-    });
+    let http = state.config.http.clone();
+    tasks.spawn(crate::server::serve(listener, app, http, shutdown.clone()));
     Ok(Running {
         addr,
         state,

@@ -35,6 +35,7 @@ pub struct Config {
     #[serde(skip_serializing)]
     pub master_key: Option<SecretString>,
     pub database: DatabaseConfig,
+    pub http: HttpConfig,
     pub oauth: OAuthConfig,
     pub api: ApiConfig,
     pub events: EventsConfig,
@@ -55,6 +56,7 @@ impl Default for Config {
             database_url: None,
             master_key: None,
             database: DatabaseConfig::default(),
+            http: HttpConfig::default(),
             oauth: OAuthConfig::default(),
             api: ApiConfig::default(),
             events: EventsConfig::default(),
@@ -91,6 +93,42 @@ impl Default for DatabaseConfig {
 pub enum SqliteSynchronous {
     Full,
     Normal,
+}
+
+/// What a client may hold of the HTTP server: how long it may take to send a request, and
+/// how many connections may be open at once (see `server.rs`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Seconds a connection has to deliver a request's headers, counted from when it opens
+    /// or its previous response went out; past it the connection is closed. So it is also
+    /// how long an idle keep-alive connection stays open.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request body has to arrive whole once the hub starts reading it; past it
+    /// the request is answered 408 and the connection closed.
+    pub body_timeout_secs: u64,
+    /// Connections open at once; more are not accepted (they wait in the listen backlog)
+    /// until one closes.
+    pub max_connections: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_secs: 30,
+            body_timeout_secs: 10,
+            max_connections: 4096,
+        }
+    }
+}
+
+impl HttpConfig {
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_secs)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -154,8 +192,8 @@ pub struct EventsConfig {
     pub max_body_bytes: usize,
     /// Days the event log keeps settled events.
     pub retention_days: u64,
-    /// Webhook requests handled at once; more wait their turn (unread) instead of holding
-    /// memory while the database catches up.
+    /// Webhook requests handled at once (from their complete body to the answer); more wait
+    /// their turn instead of adding to the database's queue.
     pub max_in_flight: usize,
 }
 
@@ -346,6 +384,13 @@ impl Config {
         if self.delivery.concurrency == 0 {
             return Err(ConfigError("delivery.concurrency must be at least 1".into()));
         }
+        if self.http.header_read_timeout_secs == 0 || self.http.body_timeout_secs == 0 || self.http.max_connections == 0
+        {
+            return Err(ConfigError(
+                "http.header_read_timeout_secs, http.body_timeout_secs and http.max_connections must be at least 1"
+                    .into(),
+            ));
+        }
         if self.database.max_connections == 0 {
             return Err(ConfigError("database.max_connections must be at least 1".into()));
         }
@@ -439,6 +484,22 @@ mod tests {
             assert!(err.to_string().contains("listn"), "{err}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn http_bounds_of_zero_are_errors() {
+        // A zero timeout would cut every connection or body at once.
+        for key in ["HEADER_READ_TIMEOUT_SECS", "BODY_TIMEOUT_SECS", "MAX_CONNECTIONS"] {
+            figment::Jail::expect_with(|jail| {
+                jail.set_env(format!("TRIBUTARY_HTTP__{key}"), "0");
+                let err = Config::load(None, &CliOverrides::default()).unwrap_err();
+                assert!(
+                    err.to_string().contains(&format!("http.{}", key.to_lowercase())),
+                    "{err}"
+                );
+                Ok(())
+            });
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Tributary: a self-hosted integration hub.
 //!
 //! Module map:
-//! - [`cli`], [`app`], [`config`], [`telemetry`]: the binary, its wiring and settings.
+//! - [`cli`], [`app`], [`config`], [`telemetry`]: the binary, its wiring and settings;
+//!   [`server`]: the HTTP server and its bounds on slow and idle clients.
 //! - [`api`]: the HTTP API, one module per resource.
 //! - [`instances`]: element instances (create through OAuth, update, re-authenticate).
 //! - [`oauth`]: OAuth 2.0 with providers and the token lifecycle.
@@ -23,6 +24,7 @@ pub mod instances;
 pub mod metrics;
 pub mod oauth;
 pub mod pipeline;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;

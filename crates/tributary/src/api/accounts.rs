@@ -41,7 +41,7 @@ async fn get_settings(
 /// Change organization settings.
 #[utoipa::path(patch, path = "/accounts/settings", tag = "accounts", request_body = BTreeMap<String, String>,
     responses((status = 200, body = BTreeMap<String, String>), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 415, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 408, body = ErrorBody), (status = 415, body = ErrorBody)))]
 async fn patch_settings(
     State(state): State<AppState>,
     caller: Caller,

@@ -57,6 +57,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The request's body did not arrive in time.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The provider refused what the caller's input led us to ask.
     #[error("{message}")]
     ProviderRejected { message: String, provider_message: String },
@@ -86,6 +89,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -102,9 +106,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let request_id = request_id();
-        // A refused body is left unread, so the server closes the connection after this
-        // answer; saying so keeps the client from sending its next request on it.
-        let closes = matches!(self, ApiError::PayloadTooLarge(_));
+        // A refused or late body is left unread, so the server closes the connection after
+        // this answer; saying so keeps the client from sending its next request on it.
+        let closes = matches!(self, ApiError::PayloadTooLarge(_) | ApiError::RequestTimeout(_));
         let retry_after = match &self {
             ApiError::TooManyRequests { retry_after_secs, .. } => Some(retry_after_secs.to_string()),
             ApiError::Unavailable(_) => Some("5".to_string()),

@@ -1,27 +1,24 @@
 //! Request extractors that fail with the API's own errors: a JSON body that must be JSON
 //! (415 otherwise) and reports where it is broken (line and column), and path parameters
-//! that say which one is wrong.
+//! that say which one is wrong; and the one way bodies are read, bounded in size and time.
 
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Request, rejection::BytesRejection},
-    http::{header, request::Parts},
+    http::{StatusCode, header, request::Parts},
 };
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::app::AppState;
 
 /// A JSON request body.
 pub struct ApiJson<T>(pub T);
 
-impl<S, T> FromRequest<S> for ApiJson<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned,
-{
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let content_type = request
             .headers()
             .get(header::CONTENT_TYPE)
@@ -32,9 +29,27 @@ where
                 content_type.map_or_else(|| "no Content-Type".into(), |c| format!("{c:?}"))
             )));
         }
-        let body = Bytes::from_request(request, state).await.map_err(body_error)?;
+        let body = read_body(request, state, "api.max_body_bytes").await?;
         parse_json(&body).map(ApiJson)
     }
+}
+
+/// The whole body of `request`, within the route's size limit (`DefaultBodyLimit`, set from
+/// `limit_setting`: 413 above it) and `http.body_timeout_secs` from now (408 after it).
+/// Either way the rest of the body is left unread and the connection closes after the
+/// answer. Tower-http's `RequestBodyTimeoutLayer` would not do: its timer restarts with
+/// every chunk, so a client sending a byte every few seconds never trips it.
+pub async fn read_body(request: Request, state: &AppState, limit_setting: &str) -> Result<Bytes, ApiError> {
+    let within = state.config.http.body_timeout();
+    let read = tokio::time::timeout(within, Bytes::from_request(request, state))
+        .await
+        .map_err(|_| {
+            ApiError::RequestTimeout(format!(
+                "The request body did not arrive within {} s (http.body_timeout_secs); send it whole, at once.",
+                within.as_secs()
+            ))
+        })?;
+    read.map_err(|rejection| body_error(rejection, limit_setting))
 }
 
 fn is_json(content_type: &str) -> bool {
@@ -42,10 +57,12 @@ fn is_json(content_type: &str) -> bool {
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-fn body_error(rejection: BytesRejection) -> ApiError {
+fn body_error(rejection: BytesRejection, limit_setting: &str) -> ApiError {
     let message = rejection.body_text();
-    if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge(format!("Request body too large: {message}. Send a smaller body."))
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(format!(
+            "Request body too large: {message} ({limit_setting}). Send a smaller body."
+        ))
     } else {
         ApiError::BadRequest(format!("Could not read the request body: {message}"))
     }

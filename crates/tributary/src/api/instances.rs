@@ -403,7 +403,7 @@ async fn create(
         (status = 200, body = InstanceBody, description = "The new instance, with its id and token"),
         (status = 400, body = ErrorBody, description = "Bad input, or the provider refused the code (nothing stored)"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 408, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 502, body = ErrorBody, description = "The provider could not be reached (nothing stored)"),
     ))]
 async fn create_instance(
@@ -420,7 +420,7 @@ async fn create_instance(
     responses(
         (status = 200, body = InstanceBody),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 408, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 502, body = ErrorBody),
     ))]
 async fn create_element_instance(
@@ -524,7 +524,7 @@ fn reauth_flag(query: Result<Query<UpdateQuery>, axum::extract::rejection::Query
 /// re-authenticate it.
 #[utoipa::path(patch, path = "/instances/{id}", tag = "instances", request_body = InstanceInput, params(("id" = i64, Path)),
     responses((status = 200, body = InstanceBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody), (status = 502, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 408, body = ErrorBody), (status = 415, body = ErrorBody), (status = 502, body = ErrorBody)))]
 async fn patch_instance(
     State(state): State<AppState>,
     caller: Caller,
@@ -538,7 +538,7 @@ async fn patch_instance(
 /// `event.notification.callback.url` this way).
 #[utoipa::path(patch, path = "/instances", tag = "instances", request_body = InstanceInput,
     responses((status = 200, body = InstanceBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 415, body = ErrorBody), (status = 502, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 408, body = ErrorBody), (status = 415, body = ErrorBody), (status = 502, body = ErrorBody)))]
 async fn patch_own_instance(
     State(state): State<AppState>,
     caller: Caller,
@@ -553,7 +553,7 @@ async fn patch_own_instance(
 #[utoipa::path(put, path = "/instances/{id}", tag = "instances", request_body = InstanceInput,
     params(("id" = i64, Path), UpdateQuery),
     responses((status = 200, body = InstanceBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody), (status = 502, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 408, body = ErrorBody), (status = 415, body = ErrorBody), (status = 502, body = ErrorBody)))]
 async fn put_instance(
     State(state): State<AppState>,
     caller: Caller,
@@ -567,7 +567,7 @@ async fn put_instance(
 /// Replace the instance of the element token.
 #[utoipa::path(put, path = "/instances", tag = "instances", request_body = InstanceInput, params(UpdateQuery),
     responses((status = 200, body = InstanceBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 415, body = ErrorBody), (status = 502, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 408, body = ErrorBody), (status = 415, body = ErrorBody), (status = 502, body = ErrorBody)))]
 async fn put_own_instance(
     State(state): State<AppState>,
     caller: Caller,
@@ -690,7 +690,7 @@ async fn get_config_entry(
 #[utoipa::path(patch, path = "/instances/{id}/configuration/{configId}", tag = "configuration",
     params(("id" = i64, Path), ("configId" = i64, Path)), request_body = ConfigEntryInput,
     responses((status = 200, body = ConfigEntryBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 415, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 408, body = ErrorBody), (status = 415, body = ErrorBody)))]
 async fn patch_config_entry(
     State(state): State<AppState>,
     caller: Caller,
@@ -715,7 +715,7 @@ async fn get_own_config_entry(
 #[utoipa::path(patch, path = "/instances/configuration/{configId}", tag = "configuration",
     params(("configId" = i64, Path)), request_body = ConfigEntryInput,
     responses((status = 200, body = ConfigEntryBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 415, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 408, body = ErrorBody), (status = 415, body = ErrorBody)))]
 async fn patch_own_config_entry(
     State(state): State<AppState>,
     caller: Caller,

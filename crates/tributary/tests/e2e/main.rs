@@ -13,6 +13,7 @@ mod polling;
 mod secrets;
 mod security;
 mod seed_flow;
+mod slow_clients;
 mod store_contract;
 mod support;
 mod tokens;

@@ -5,13 +5,21 @@
 //! that cannot take it answers 503 so the provider retries. Unknown instances get 404, bad
 //! bodies 400 and bad signatures 401, and none of those store anything.
 //!
+//! Slow clients: everything the URL and headers decide (element, instance, rate limit,
+//! signature header) is checked before the body is read, so a request for no instance of
+//! this hub is answered at once whatever its body; the body then has `http.body_timeout_secs`
+//! to arrive; and only a complete body takes one of the `events.max_in_flight` slots, so a
+//! client that trickles its body holds none.
+//!
 //! Security: Hootsuite's REST webhooks are unsigned, so the URL is the credential. Instance
 //! ids are random 53-bit numbers, not sequential, so URLs cannot be guessed; an instance can
 //! also require the provider's signature by configuring its webhook secret.
 
+use std::sync::Arc;
+
 use axum::{
-    body::Bytes,
-    extract::{DefaultBodyLimit, Path, State, rejection::BytesRejection},
+    Extension,
+    extract::{DefaultBodyLimit, Path, Request, State},
     http::{HeaderMap, StatusCode},
 };
 use base64::{
@@ -19,15 +27,18 @@ use base64::{
     engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
 };
 use serde_json::{Value, value::RawValue};
-use tower::limit::ConcurrencyLimitLayer;
+use tokio::sync::Semaphore;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    api::error::{ApiError, ErrorBody},
+    api::{
+        error::{ApiError, ErrorBody},
+        extract::read_body,
+    },
     app::AppState,
     config::EventsConfig,
     crypto::hmac_sha256_verify,
-    elements::{Element, Encoding, KeyEncoding},
+    elements::{Element, Encoding, KeyEncoding, WebhookSignature},
     ids::InstanceId,
     instances::sealing,
     pipeline::{ingest::Arrival, normalize},
@@ -39,8 +50,13 @@ pub fn router(events: &EventsConfig) -> OpenApiRouter<AppState> {
         .routes(routes!(receive_at_instance_url))
         .routes(routes!(receive_for_listed_instances))
         .layer(DefaultBodyLimit::max(events.max_body_bytes))
-        .layer(ConcurrencyLimitLayer::new(events.max_in_flight))
+        .layer(Extension(InFlight(Arc::new(Semaphore::new(events.max_in_flight)))))
 }
+
+/// The `events.max_in_flight` slots of webhook requests being handled, from their complete
+/// body to their answer: this bounds the work waiting for the database, not the clients.
+#[derive(Clone)]
+struct InFlight(Arc<Semaphore>);
 
 /// Receive a provider's events for the instance named (in Base64) by the URL.
 #[utoipa::path(post, path = "/events/{elementKey}/{instanceId}", tag = "events",
@@ -53,20 +69,21 @@ pub fn router(events: &EventsConfig) -> OpenApiRouter<AppState> {
     responses(
         (status = 200, description = "Stored durably (or recorded as ignored or duplicate); empty body"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 408, body = ErrorBody, description = "The body did not arrive within http.body_timeout_secs"),
         (status = 413, body = ErrorBody), (status = 503, body = ErrorBody, description = "Not stored; send again"),
     ))]
 async fn receive_at_instance_url(
     State(state): State<AppState>,
+    Extension(in_flight): Extension<InFlight>,
     Path((element_key, encoded)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<StatusCode, ApiError> {
     let id = decode_instance_id(&encoded).ok_or_else(|| {
         ApiError::NotFound(format!(
             "No instance at this URL: {encoded:?} is not the Base64 of an instance id. Copy eventsWebhookUrl from the instance."
         ))
     })?;
-    receive(&state, &element_key, &[id], &headers, body).await
+    receive(&state, &in_flight, &element_key, &[id], request).await
 }
 
 /// Receive a provider's events for the instances listed in `Element-Instances`.
@@ -80,15 +97,16 @@ async fn receive_at_instance_url(
     responses(
         (status = 200, description = "Stored durably; empty body"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 503, body = ErrorBody),
+        (status = 408, body = ErrorBody), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody),
     ))]
 async fn receive_for_listed_instances(
     State(state): State<AppState>,
+    Extension(in_flight): Extension<InFlight>,
     Path(element_key): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<StatusCode, ApiError> {
-    let listed = headers
+    let listed = request
+        .headers()
         .get("element-instances")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
@@ -111,15 +129,15 @@ async fn receive_for_listed_instances(
             "Element-Instances must list 1 to 100 instance ids.".into(),
         ));
     }
-    receive(&state, &element_key, &ids, &headers, body).await
+    receive(&state, &in_flight, &element_key, &ids, request).await
 }
 
 async fn receive(
     state: &AppState,
+    InFlight(in_flight): &InFlight,
     element_key: &str,
     ids: &[InstanceId],
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<StatusCode, ApiError> {
     let element = state
         .elements
@@ -127,17 +145,8 @@ async fn receive(
         .filter(|e| e.key == element_key && e.webhook.is_some())
         .ok_or_else(|| ApiError::NotFound(format!("No element {element_key:?} receives webhooks here.")))?
         .clone();
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(format!(
-                "The body is larger than this hub accepts ({} bytes; events.max_body_bytes).",
-                state.config.events.max_body_bytes
-            ))
-        } else {
-            ApiError::BadRequest(format!("Could not read the body: {}", rejection.body_text()))
-        }
-    })?;
     let mut targets = Vec::with_capacity(ids.len());
+    let mut signatures = Vec::new();
     for &id in ids {
         let target = state
             .caches
@@ -147,8 +156,13 @@ async fn receive(
             .filter(|t| t.element_key == element.key)
             .ok_or_else(|| ApiError::NotFound(format!("No {} instance {id} on this hub.", element.name)))?;
         state.limits.receiver(id)?;
-        verify_signature(state, &element, &target, headers, &body)?;
+        signatures.extend(signature(state, &element, &target, request.headers())?);
         targets.push(target);
+    }
+    let body = read_body(request, state, "events.max_body_bytes").await?;
+    let _slot = in_flight.acquire().await.expect("the slots are never closed");
+    for signature in &signatures {
+        signature.verify(&body)?;
     }
     let received_at = store::now();
     let value: Value =
@@ -186,47 +200,61 @@ pub fn decode_instance_id(encoded: &str) -> Option<InstanceId> {
     digits.parse().ok()
 }
 
-/// When the instance has a webhook secret, the provider's signature header must match.
-fn verify_signature(
+/// The signature a request must carry when its instance has a webhook secret: the header
+/// must be there and well formed (checked before the body is read), and match the body
+/// ([`Signature::verify`], once it is).
+struct Signature<'a> {
+    spec: &'a WebhookSignature,
+    key: Vec<u8>,
+    tag: Vec<u8>,
+}
+
+fn signature<'a>(
     state: &AppState,
-    element: &Element,
+    element: &'a Element,
     target: &EventTarget,
     headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(), ApiError> {
+) -> Result<Option<Signature<'a>>, ApiError> {
     let Some(spec) = element.webhook.as_ref().and_then(|w| w.signature.as_ref()) else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(secret) = sealing::config_value(&state.cipher, target.instance, &target.config, &spec.config_key)
         .map_err(ApiError::internal)?
     else {
-        return Ok(());
+        return Ok(None);
     };
     let secret = secrecy::ExposeSecret::expose_secret(&secret);
     let key = match spec.key_encoding {
         KeyEncoding::Hex => hex::decode(secret).map_err(ApiError::internal)?,
         KeyEncoding::Utf8 => secret.as_bytes().to_vec(),
     };
-    let refused = |why: &str| {
-        ApiError::Unauthorized(format!(
-            "{why}: this instance requires {} (HMAC-SHA256 of the body with its configured secret).",
-            spec.header
-        ))
-    };
     let given = headers
         .get(spec.header.as_str())
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| refused("Missing signature"))?;
+        .ok_or_else(|| refused(spec, "Missing signature"))?;
     let tag = match spec.encoding {
         Encoding::Hex => hex::decode(given.trim()).ok(),
         Encoding::Base64 => base64::engine::general_purpose::STANDARD.decode(given.trim()).ok(),
     }
-    .ok_or_else(|| refused("Malformed signature"))?;
-    if hmac_sha256_verify(&key, body, &tag) {
-        Ok(())
-    } else {
-        Err(refused("Signature mismatch"))
+    .ok_or_else(|| refused(spec, "Malformed signature"))?;
+    Ok(Some(Signature { spec, key, tag }))
+}
+
+impl Signature<'_> {
+    fn verify(&self, body: &[u8]) -> Result<(), ApiError> {
+        if hmac_sha256_verify(&self.key, body, &self.tag) {
+            Ok(())
+        } else {
+            Err(refused(self.spec, "Signature mismatch"))
+        }
     }
+}
+
+fn refused(spec: &WebhookSignature, why: &str) -> ApiError {
+    ApiError::Unauthorized(format!(
+        "{why}: this instance requires {} (HMAC-SHA256 of the body with its configured secret).",
+        spec.header
+    ))
 }
 
 #[cfg(test)]
