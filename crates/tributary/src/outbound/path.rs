@@ -247,6 +247,10 @@ mod tests {
             let parsed = ProviderPath::parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
             assert_eq!((parsed.path(), parsed.query()), (path, query), "{text:?}");
             assert_eq!(parsed.as_str(), text);
+            // Clean enough that even resolving it as a reference (the hub never does) keeps
+            // the base's origin.
+            let base: url::Url = "https://provider.test/prefix/".parse().unwrap();
+            assert_eq!(base.join(text).unwrap().origin(), base.origin(), "{text:?}");
         }
     }
 

@@ -6,7 +6,7 @@
 //! 169.254.169.254 among them), shared and unique-local ranges are refused, for IP literals
 //! in the URL and for every address a name resolves to. The resolver only ever hands the
 //! client vetted addresses, so a name cannot resolve to a public address at check time and a
-//! private one at connect time. Redirects are never followed (see the client in `app`).
+//! private one at connect time. Redirects are never followed (see the client in `outbound`).
 //! `delivery.allow_networks` opens ranges on purpose (development, tests, an internal
 //! receiver).
 

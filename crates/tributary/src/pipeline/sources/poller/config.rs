@@ -383,8 +383,8 @@ mod tests {
         }
     }
 
-    /// The attacker's spellings (issue 16) and their kin: each made `Url::join` leave the
-    /// provider's host; each is refused, naming the field.
+    /// The attacker's spellings (issue 16), with which `Url::join` left the provider's host,
+    /// and their kin: each is refused, naming the field.
     #[test]
     fn urls_that_leave_the_provider_are_refused() {
         let snapshot = |url: &str, confirm: &str| json!({"messages": {"strategy": "snapshot", "url": url, "idField": "id", "confirmUrl": confirm}});
