@@ -15,7 +15,8 @@ use crate::{
     elements::Registry,
     instances::Instances,
     metrics::Metrics,
-    oauth::{ProviderClient, TokenManager},
+    oauth::{OAuthClient, TokenManager},
+    outbound::{self, ProviderClient},
     pipeline::{
         cache::Caches,
         deliver::{Dispatcher, DispatcherConfig, guard::NetworkPolicy, retry::RetryPolicy},
@@ -84,7 +85,7 @@ impl AppState {
             store.clone(),
             cipher.clone(),
             elements.clone(),
-            provider.clone(),
+            OAuthClient::new(provider.clone()),
             config.oauth.clone(),
             node.clone(),
         ));
@@ -106,7 +107,7 @@ impl AppState {
             caches.clone(),
             cipher.clone(),
             metrics.clone(),
-            callback_client(Duration::from_secs(delivery.timeout_secs), &network)?,
+            outbound::callback_client(Duration::from_secs(delivery.timeout_secs), &network)?,
             DispatcherConfig {
                 timeout: Duration::from_secs(delivery.timeout_secs),
                 retry: RetryPolicy {
@@ -148,20 +149,6 @@ impl AppState {
             metrics,
         })))
     }
-}
-
-/// The client for callback URLs: connections are kept and reused, redirects never followed
-/// (a 3xx is a failed delivery), names resolved only to permitted addresses, no proxy (it
-/// would resolve names itself, around the guard), every request bounded by the timeout.
-fn callback_client(timeout: Duration, network: &Arc<NetworkPolicy>) -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .dns_resolver(network.resolver())
-        .no_proxy()
-        .timeout(timeout)
-        .pool_max_idle_per_host(64)
-        .user_agent(concat!("tributary/", env!("CARGO_PKG_VERSION")))
-        .build()?)
 }
 
 /// A hub serving on a bound listener.

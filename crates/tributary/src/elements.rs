@@ -15,7 +15,10 @@ use figment::{
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::config::ProviderOverride;
+use crate::{
+    config::ProviderOverride,
+    outbound::{ProviderBase, ProviderEndpoint, ProviderPath},
+};
 
 /// Built-in element definitions, compiled into the binary.
 const BUILTIN: &[(&str, &str)] = &[("hootsuite.toml", include_str!("../elements/hootsuite.toml"))];
@@ -52,8 +55,9 @@ pub enum Authentication {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuth2 {
+    /// Where the browser goes for consent: not a request of the hub's.
     pub authorization_url: Url,
-    pub token_url: Url,
+    pub token_url: ProviderEndpoint,
     pub client_auth: ClientAuth,
     pub default_scope: String,
     #[serde(default)]
@@ -73,9 +77,10 @@ pub enum ClientAuth {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Api {
-    pub base_url: Url,
+    /// Every call to the provider's API goes to this origin, under its path.
+    pub base_url: ProviderBase,
     /// GET path that answers with the authenticated account; proves a fresh token works.
-    pub identity_path: String,
+    pub identity_path: ProviderPath,
     /// JSON pointers into the identity response.
     pub identity_id_pointer: String,
     pub identity_email_pointer: Option<String>,
@@ -263,6 +268,12 @@ pub enum ElementError {
     Definition { file: String, message: String },
     #[error("providers.{0}: no such element")]
     UnknownOverride(String),
+    #[error("providers.{key}.{field}: {message}")]
+    Override {
+        key: String,
+        field: &'static str,
+        message: String,
+    },
 }
 
 /// All elements this hub serves, looked up by key or id.
@@ -296,7 +307,13 @@ impl Registry {
             let element = by_key
                 .get_mut(key)
                 .ok_or_else(|| ElementError::UnknownOverride(key.clone()))?;
-            Arc::make_mut(element).apply(with);
+            Arc::make_mut(element)
+                .apply(with)
+                .map_err(|(field, message)| ElementError::Override {
+                    key: key.clone(),
+                    field,
+                    message,
+                })?;
         }
         Ok(Self { by_key })
     }
@@ -363,23 +380,36 @@ impl Element {
         self.events.methods.contains(&method)
     }
 
-    fn apply(&mut self, with: &ProviderOverride) {
+    /// Applies a deployment's endpoint overrides; an endpoint that is not a clean provider
+    /// URL is refused, naming the override's field.
+    fn apply(&mut self, with: &ProviderOverride) -> Result<(), (&'static str, String)> {
         let Authentication::Oauth2(oauth) = &mut self.authentication;
         if let Some(base) = &with.base_url {
             rebase(&mut oauth.authorization_url, base);
-            rebase(&mut oauth.token_url, base);
-            rebase(&mut self.api.base_url, base);
+            oauth.token_url = rebased(&oauth.token_url, base).map_err(|e| ("base_url", e))?;
+            self.api.base_url = rebased(&self.api.base_url, base).map_err(|e| ("base_url", e))?;
         }
         if let Some(url) = &with.authorization_url {
             oauth.authorization_url = url.clone();
         }
         if let Some(url) = &with.token_url {
-            oauth.token_url = url.clone();
+            oauth.token_url = url.clone().try_into().map_err(|e| ("token_url", e))?;
         }
         if let Some(url) = &with.api_base_url {
-            self.api.base_url = url.clone();
+            self.api.base_url = url.clone().try_into().map_err(|e| ("api_base_url", e))?;
         }
+        Ok(())
     }
+}
+
+/// A provider endpoint moved by [`rebase`], and checked again.
+fn rebased<T>(endpoint: &T, base: &Url) -> Result<T, String>
+where
+    T: Clone + Into<Url> + TryFrom<Url, Error = String>,
+{
+    let mut url = endpoint.clone().into();
+    rebase(&mut url, base);
+    T::try_from(url)
 }
 
 /// Moves `url` to the scheme, host and port of `base`, keeping its path; a base with a
@@ -447,6 +477,39 @@ mod tests {
         let mut url: Url = "https://platform.hootsuite.com/oauth2/token".parse().unwrap();
         rebase(&mut url, &"https://proxy.local/hs/".parse().unwrap());
         assert_eq!(url.as_str(), "https://proxy.local/hs/oauth2/token");
+    }
+
+    #[test]
+    fn overrides_that_are_not_clean_provider_urls_are_refused() {
+        for (with, field) in [
+            (
+                ProviderOverride {
+                    token_url: Some("http://127.0.0.1:9090//evil.test/token".parse().unwrap()),
+                    ..Default::default()
+                },
+                "token_url",
+            ),
+            (
+                ProviderOverride {
+                    api_base_url: Some("http://127.0.0.1:9090/?x=1".parse().unwrap()),
+                    ..Default::default()
+                },
+                "api_base_url",
+            ),
+            (
+                ProviderOverride {
+                    base_url: Some("ftp://127.0.0.1/".parse().unwrap()),
+                    ..Default::default()
+                },
+                "base_url",
+            ),
+        ] {
+            let overrides = BTreeMap::from([("hootsuite".to_string(), with)]);
+            assert!(
+                matches!(Registry::builtin(&overrides), Err(ElementError::Override { field: f, .. }) if f == field),
+                "{field}"
+            );
+        }
     }
 
     #[test]

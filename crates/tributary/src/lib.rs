@@ -6,6 +6,7 @@
 //! - [`api`]: the HTTP API, one module per resource.
 //! - [`instances`]: element instances (create through OAuth, update, re-authenticate).
 //! - [`oauth`]: OAuth 2.0 with providers and the token lifecycle.
+//! - [`outbound`]: the hub's outbound HTTP clients (callbacks, providers) and their guards.
 //! - [`pipeline`]: provider events: sources → normalize → ingest (outbox) → deliver.
 //! - [`metrics`]: Prometheus metrics of the pipeline.
 //! - [`elements`]: provider definitions (data, one TOML file per element).
@@ -23,6 +24,7 @@ pub mod ids;
 pub mod instances;
 pub mod metrics;
 pub mod oauth;
+pub mod outbound;
 pub mod pipeline;
 pub mod server;
 pub mod store;

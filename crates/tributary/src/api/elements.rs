@@ -12,7 +12,7 @@ use super::{
     auth::Caller,
     error::{ApiError, ErrorBody},
 };
-use crate::{app::AppState, elements::Element, oauth::ProviderClient};
+use crate::{app::AppState, elements::Element, oauth::OAuthClient};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -212,7 +212,7 @@ async fn oauth_url(
         .scope
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| element.oauth2().default_scope.clone());
-    let url = ProviderClient::authorization_url(&element, &client_id, callback, &scope, &oauth_state);
+    let url = OAuthClient::authorization_url(&element, &client_id, callback, &scope, &oauth_state);
     Ok(Json(OAuthUrlBody {
         element: element.key.clone(),
         oauth_url: url.to_string(),

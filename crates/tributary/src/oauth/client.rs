@@ -5,15 +5,19 @@
 //! Hootsuite's `error_hint`, and must tell "the provider said no" (a 400 for our caller)
 //! from "the provider could not be reached" (a 502).
 
-use std::time::Duration;
-
-use reqwest::{StatusCode, redirect};
+use reqwest::{
+    Method, StatusCode,
+    header::{ACCEPT, HeaderValue},
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::elements::{ClientAuth, Element};
+use crate::{
+    elements::{ClientAuth, Element},
+    outbound::{OutboundError, ProviderClient, ProviderRequest},
+};
 
 /// Provider bodies quoted back to callers are cut to this many characters.
 const QUOTE_LIMIT: usize = 500;
@@ -83,28 +87,16 @@ pub struct ClientCredentials {
     pub client_secret: SecretString,
 }
 
-/// Talks to providers' OAuth and identity endpoints. Redirects are never followed: a token
-/// endpoint that redirects is misconfigured or hostile, and following it would replay the
-/// client credentials elsewhere.
+/// Talks to providers' OAuth and identity endpoints, through the provider client (no
+/// redirects; each request checked to go to the endpoint's configured origin).
 #[derive(Clone)]
-pub struct ProviderClient {
-    http: reqwest::Client,
+pub struct OAuthClient {
+    provider: ProviderClient,
 }
 
-impl ProviderClient {
-    pub fn new(timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(redirect::Policy::none())
-            .timeout(timeout)
-            .user_agent(concat!("tributary/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the provider HTTP client configuration is valid");
-        Self { http }
-    }
-
-    /// The underlying client, for calls to a provider's API with an instance's token.
-    pub fn http(&self) -> &reqwest::Client {
-        &self.http
+impl OAuthClient {
+    pub fn new(provider: ProviderClient) -> Self {
+        Self { provider }
     }
 
     /// The provider's authorization URL for the consent step.
@@ -163,15 +155,12 @@ impl ProviderClient {
     ) -> Result<TokenResponse, OAuthError> {
         let oauth = element.oauth2();
         let request = self
-            .http
-            .post(oauth.token_url.clone())
-            .header("accept", "application/json");
+            .provider
+            .request(Method::POST, oauth.token_url.base(), oauth.token_url.path())
+            .header(ACCEPT, HeaderValue::from_static("application/json"));
         let request = match oauth.client_auth {
             ClientAuth::Basic => request
-                .basic_auth(
-                    credentials.client_id.expose_secret(),
-                    Some(credentials.client_secret.expose_secret()),
-                )
+                .basic_auth(&credentials.client_id, &credentials.client_secret)
                 .form(form),
             ClientAuth::Body => {
                 let mut with_client = form.to_vec();
@@ -190,16 +179,11 @@ impl ProviderClient {
 
     /// Calls the element's identity endpoint with a fresh access token.
     pub async fn identity(&self, element: &Element, access_token: &SecretString) -> Result<Identity, OAuthError> {
-        let url = element
-            .api
-            .base_url
-            .join(&element.api.identity_path)
-            .expect("identity_path joins onto the API base URL");
         let request = self
-            .http
-            .get(url)
-            .bearer_auth(access_token.expose_secret())
-            .header("accept", "application/json");
+            .provider
+            .request(Method::GET, &element.api.base_url, &element.api.identity_path)
+            .bearer_auth(access_token)
+            .header(ACCEPT, HeaderValue::from_static("application/json"));
         let body = self.send(element, request).await?;
         let unexpected = |what: &str| OAuthError::Unavailable {
             provider: element.name.clone(),
@@ -219,11 +203,14 @@ impl ProviderClient {
         })
     }
 
-    async fn send(&self, element: &Element, request: reqwest::RequestBuilder) -> Result<Vec<u8>, OAuthError> {
+    async fn send(&self, element: &Element, request: ProviderRequest) -> Result<Vec<u8>, OAuthError> {
         let provider = element.name.clone();
         let response = request.send().await.map_err(|e| OAuthError::Unavailable {
             provider: provider.clone(),
-            reason: describe_transport_error(&e),
+            reason: match &e {
+                OutboundError::Refused(_) => e.to_string(),
+                OutboundError::Transport(e) => describe_transport_error(e),
+            },
             provider_message: None,
         })?;
         let status = response.status();
@@ -370,7 +357,7 @@ mod tests {
     fn authorization_url_carries_every_parameter() {
         let registry = crate::elements::Registry::builtin(&Default::default()).unwrap();
         let element = registry.find("hootsuite").unwrap();
-        let url = ProviderClient::authorization_url(
+        let url = OAuthClient::authorization_url(
             element,
             "client 1",
             "https://app.example.com/cb?x=1",

@@ -5,5 +5,5 @@
 pub mod client;
 pub mod tokens;
 
-pub use client::{OAuthError, ProviderClient, TokenResponse};
+pub use client::{OAuthClient, OAuthError, TokenResponse};
 pub use tokens::TokenManager;

@@ -15,7 +15,7 @@ use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
-use super::client::{ClientCredentials, Identity, OAuthError, ProviderClient, TokenResponse};
+use super::client::{ClientCredentials, Identity, OAuthClient, OAuthError, TokenResponse};
 use crate::{
     config::OAuthConfig,
     crypto::{Cipher, CryptoError},
@@ -70,7 +70,7 @@ pub struct TokenManager {
     store: Arc<dyn Store>,
     cipher: Arc<Cipher>,
     elements: Arc<Registry>,
-    client: ProviderClient,
+    client: OAuthClient,
     config: OAuthConfig,
     /// Identifies this process in leases.
     node: String,
@@ -81,7 +81,7 @@ impl TokenManager {
         store: Arc<dyn Store>,
         cipher: Arc<Cipher>,
         elements: Arc<Registry>,
-        client: ProviderClient,
+        client: OAuthClient,
         config: OAuthConfig,
         node: String,
     ) -> Self {

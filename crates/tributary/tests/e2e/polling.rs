@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// Polls every second, and a simulator that does not publish messages on its own.
-fn polling_hub() -> HubOptions {
+pub fn polling_hub() -> HubOptions {
     HubOptions {
         sim: SimConfig {
             auto_publish: false,
@@ -29,14 +29,14 @@ fn polling_hub() -> HubOptions {
 }
 
 /// The simulator's REST API as the organization (its own rate limit, not the member's).
-struct Hootsuite {
+pub struct Hootsuite {
     http: reqwest::Client,
     base: String,
     token: String,
 }
 
 impl Hootsuite {
-    async fn connect(hub: &Hub) -> Self {
+    pub async fn connect(hub: &Hub) -> Self {
         let token: Value = hub
             .http
             .post(format!("{}/oauth2/token", hub.sim_url()))
@@ -62,7 +62,7 @@ impl Hootsuite {
     }
 
     /// Schedules `count` messages (two per request, one per profile) `seconds` ahead; returns their ids.
-    async fn schedule(&self, count: usize, seconds: i64) -> Vec<String> {
+    pub async fn schedule(&self, count: usize, seconds: i64) -> Vec<String> {
         let at = (chrono::Utc::now() + chrono::Duration::seconds(seconds))
             .format("%Y-%m-%dT%H:%M:%SZ")
             .to_string();
@@ -101,7 +101,7 @@ impl Hootsuite {
         ids
     }
 
-    async fn delete(&self, id: &str) {
+    pub async fn delete(&self, id: &str) {
         let response = self
             .http
             .delete(format!("{}/v1/messages/{id}", self.base))
@@ -126,7 +126,7 @@ async fn polling_instance(hub: &Hub, receiver: &Receiver, seconds: u64, poller: 
 }
 
 /// Switches an instance's events to polling every `seconds`, sent to `receiver`.
-async fn start_polling(hub: &Hub, id: i64, receiver: &Receiver, seconds: u64, poller: Option<Value>) {
+pub async fn start_polling(hub: &Hub, id: i64, receiver: &Receiver, seconds: u64, poller: Option<Value>) {
     let mut configuration = json!({
         "event.vendor.type": "polling",
         "event.poller.refresh_interval": seconds,
@@ -146,7 +146,7 @@ async fn start_polling(hub: &Hub, id: i64, receiver: &Receiver, seconds: u64, po
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
-async fn poller_status(hub: &Hub, id: i64) -> Value {
+pub async fn poller_status(hub: &Hub, id: i64) -> Value {
     let (status, body) = hub.get(&format!("/instances/{id}/events/poller")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body

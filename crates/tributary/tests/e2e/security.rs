@@ -1,13 +1,25 @@
 //! Security properties over real HTTP: the SSRF guard on callback URLs (literal addresses
 //! refused when saved, names refused when they resolve to private addresses, neither
-//! refusal naming an address), redirects never followed, and answers that no cache keeps.
+//! refusal naming an address), provider requests that never leave the provider's origin
+//! (poller paths refused when saved, and never sent even when a hostile one is in the
+//! database), redirects never followed, and answers that no cache keeps.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
+use sqlx::Connection;
 
 use crate::{
     events::{instance_sending_to, message_event, post_webhook},
     on_both_backends,
+    polling::{Hootsuite, poller_status, polling_hub, start_polling},
     support::{Answer, Database, Hub, HubOptions, Receiver, eventually},
 };
 
@@ -105,6 +117,173 @@ async fn loopback_name() -> String {
         }
     }
     panic!("no host name resolves to loopback on this machine (add one to /etc/hosts)");
+}
+
+/// A poller resource polling Hootsuite's messages, with its `url` and `confirmUrl`.
+fn messages_poller(url: &str, confirm_url: &str) -> Value {
+    json!({"messages": {
+        "strategy": "snapshot", "url": url, "idField": "id", "recordsPath": "data",
+        "nextPage": {"path": "metadata.cursor.next", "param": "cursor"},
+        "window": {"field": "scheduledSendTime", "lookbackHours": 168, "lookaheadHours": 504},
+        "confirmUrl": confirm_url
+    }})
+}
+
+const WINDOW: &str =
+    "?startTime=${window.start:yyyy-MM-dd'T'HH:mm:ss'Z'}&endTime=${window.end:yyyy-MM-dd'T'HH:mm:ss'Z'}";
+
+/// Issue 16: `Url::join` turned each of these into another host, and the poller sent the
+/// instance's Hootsuite token there. Each, as `url` or in `confirmUrl`, is refused when
+/// saved, naming the field, and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poller_paths_that_leave_the_provider_are_refused() {
+    let hub = Hub::start(Database::sqlite().await).await;
+    let id = hub.create_instance().await["id"].as_i64().unwrap();
+    let before = hub.db.snapshot().await;
+    let mut cases = Vec::new();
+    for spelling in [
+        "/\\127.0.0.2:3001/leak",
+        "/\t/127.0.0.2:3001/leak",
+        "/\n/127.0.0.2:3001/leak",
+        "/\r\n/127.0.0.2:3001/leak",
+        "//127.0.0.2:3001/leak",
+        "\\\\127.0.0.2:3001/leak",
+        "/ /127.0.0.2:3001/leak",
+        "/%5C127.0.0.2:3001/leak",
+        "/%2F127.0.0.2:3001/leak",
+        "/x@127.0.0.2:3001/leak",
+        "/\u{3000}/127.0.0.2:3001/leak",
+        "http://127.0.0.2:3001/leak",
+    ] {
+        cases.push((
+            messages_poller(&format!("{spelling}{WINDOW}"), "/v1/messages/${id}"),
+            "messages.url",
+        ));
+        cases.push((
+            messages_poller(&format!("/v1/messages{WINDOW}"), &format!("{spelling}/${{id}}")),
+            "messages.confirmUrl",
+        ));
+    }
+    cases.push((
+        messages_poller(&format!("/v1/messages{WINDOW}"), "//127.0.0.2:3001/confirm/${id}"),
+        "messages.confirmUrl",
+    ));
+    for (poller, field) in cases {
+        let (status, body) = hub
+            .call(
+                Method::PATCH,
+                &format!("/instances/{id}"),
+                &hub.auth,
+                Some(json!({"configuration": {"event.vendor.type": "polling", "event.poller.configuration": poller}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{poller}: {body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!(
+                "event.poller.configuration: {field}: must be a path on the provider's API"
+            )),
+            "{message}"
+        );
+    }
+    assert_eq!(hub.db.snapshot().await, before, "nothing was stored");
+    hub.stop().await;
+}
+
+/// Writes an instance's poller configuration straight into the database, as a bug, an old
+/// version or a restored backup might have left it, without the API's checks.
+async fn store_behind_the_api(db: &Database, id: i64, poller: &Value) {
+    let mut connection = sqlx::SqliteConnection::connect(&db.url()).await.unwrap();
+    sqlx::query(
+        "INSERT INTO instance_config (id, instance_id, key, value) \
+         SELECT COALESCE(MAX(id), 0) + 1, $1, 'event.poller.configuration', $2 FROM instance_config WHERE TRUE \
+         ON CONFLICT (instance_id, key) DO UPDATE SET value = excluded.value, value_sealed = NULL",
+    )
+    .bind(id)
+    .bind(poller.to_string())
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    connection.close().await.unwrap();
+}
+
+/// Even a hostile template that reached the store without the API never makes the hub call
+/// another host: a listener there hears nothing while the polls run, and each poll fails,
+/// paused, with a reason naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_hostile_poller_never_leaves_the_provider() {
+    let hub = Hub::start_with(Database::sqlite().await, polling_hub()).await;
+    let receiver = Receiver::start().await;
+    // Another loopback address (all of 127.0.0.0/8 is loopback on Linux), as an internal
+    // service would be: the simulator, standing in for Hootsuite, is on 127.0.0.1.
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let target = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    let listing = format!("/v1/messages{WINDOW}");
+    let hostile = [
+        (
+            messages_poller(&format!("/\\{target}/leak{WINDOW}"), "/v1/messages/${id}"),
+            "messages.url",
+        ),
+        (
+            messages_poller(&format!("/\t/{target}/leak{WINDOW}"), "/v1/messages/${id}"),
+            "messages.url",
+        ),
+        (
+            messages_poller(&format!("/\n/{target}/leak{WINDOW}"), "/v1/messages/${id}"),
+            "messages.url",
+        ),
+        (
+            messages_poller(&listing, &format!("//{target}/confirm/${{id}}")),
+            "messages.confirmUrl",
+        ),
+    ];
+    let mut instances = Vec::new();
+    for (poller, field) in hostile {
+        let id = hub.create_instance().await["id"].as_i64().unwrap();
+        store_behind_the_api(&hub.db, id, &poller).await;
+        instances.push((id, field));
+    }
+    // A message for the listing to find, so that it can vanish later.
+    let hootsuite = Hootsuite::connect(&hub).await;
+    let message = hootsuite.schedule(1, 3600).await;
+    for (id, _) in &instances {
+        start_polling(&hub, *id, &receiver, 1, None).await;
+    }
+    for (id, _) in &instances {
+        eventually(20, "a poll of every instance", || async {
+            let status = poller_status(&hub, *id).await;
+            (status["failures"].as_u64() > Some(0) || !status["lastPollDate"].is_null()).then_some(())
+        })
+        .await;
+    }
+    // The message vanishes: a poll that got as far as its listing would now confirm the
+    // deletion at confirmUrl.
+    hootsuite.delete(&message[0]).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        0,
+        "the hub sent requests to {target}"
+    );
+    for (id, field) in instances {
+        let status = poller_status(&hub, id).await;
+        let reason = status["pausedReason"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the poll was not refused: {status}"));
+        assert!(
+            reason.starts_with(&format!("{field}: must be a path on the provider's API")),
+            "{reason}"
+        );
+    }
+    hub.stop().await;
 }
 
 async fn redirects_are_not_followed(db: Database) {

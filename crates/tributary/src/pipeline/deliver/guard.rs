@@ -7,7 +7,7 @@
 //! reserved, multicast, and the IPv6 forms that carry an IPv4 address), for IP literals in
 //! the URL and for every address a name resolves to. The resolver only ever hands the
 //! client vetted addresses, so a name cannot resolve to a public address at check time and
-//! a private one at connect time. Redirects are never followed (see the client in `app`).
+//! a private one at connect time. Redirects are never followed (see the client in `outbound`).
 //! `delivery.allow_networks` opens ranges on purpose (development, tests, an internal
 //! receiver).
 //!

@@ -4,8 +4,9 @@
 //! have no updated date: `strategy: "snapshot"`, a sliding `window`, `recordsPath`,
 //! `nextPage` and `confirmUrl`.
 //!
-//! Parsed once when an instance is created or changed; a bad configuration is refused then,
-//! with a message naming the field.
+//! Parsed when an instance is created or changed, and again before each poll; a bad
+//! configuration is refused, with a message naming the field. `url` and `confirmUrl` are
+//! [`PathTemplate`]s: a path and a query on the provider's API, never a host.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +15,7 @@ use serde_json::Value;
 
 use super::{
     javatime::JavaPattern,
-    template::{Template, Zone},
+    template::{PathTemplate, Zone},
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +26,7 @@ pub struct PollerConfig {
 /// How changes to one resource are found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resource {
-    pub url: Template,
+    pub url: PathTemplate,
     /// Dotted path to each record's id.
     pub id_field: String,
     /// Dotted path to the records in a response; the response itself when absent.
@@ -69,7 +70,7 @@ pub struct Snapshot {
     pub window: Option<Window>,
     /// GET per vanished id (`${id}`): 404 or 410 confirms a deletion, an answer means the
     /// record only moved out of the window.
-    pub confirm_url: Option<Template>,
+    pub confirm_url: Option<PathTemplate>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -161,14 +162,7 @@ impl PollerConfig {
 }
 
 fn resource(raw: RawResource) -> Result<Resource, String> {
-    if !raw.url.starts_with('/') || raw.url.starts_with("//") {
-        return Err(format!(
-            "url: must be a path on the provider's API (starting with /), got {:?}; the hub never sends an \
-             instance's token to another host",
-            raw.url
-        ));
-    }
-    let url = Template::parse(&raw.url).map_err(|e| format!("url: {e}"))?;
+    let url = PathTemplate::parse(&raw.url).map_err(|e| format!("url: {e}"))?;
     if url.uses_id() {
         return Err("url: ${id} belongs in confirmUrl".into());
     }
@@ -221,8 +215,8 @@ fn resource(raw: RawResource) -> Result<Resource, String> {
             let confirm_url = raw
                 .confirm_url
                 .map(|text| {
-                    let template = Template::parse(&text).map_err(|e| format!("confirmUrl: {e}"))?;
-                    if !text.starts_with('/') || !template.uses_id() {
+                    let template = PathTemplate::parse(&text).map_err(|e| format!("confirmUrl: {e}"))?;
+                    if !template.uses_id() {
                         return Err(format!(
                             "confirmUrl: a path on the provider's API with ${{id}}, got {text:?}"
                         ));
@@ -386,6 +380,47 @@ mod tests {
         ] {
             let err = error(value.clone());
             assert!(err.contains(expected), "{value}: {err}");
+        }
+    }
+
+    /// The attacker's spellings (issue 16), with which `Url::join` left the provider's host,
+    /// and their kin: each is refused, naming the field.
+    #[test]
+    fn urls_that_leave_the_provider_are_refused() {
+        let snapshot = |url: &str, confirm: &str| json!({"messages": {"strategy": "snapshot", "url": url, "idField": "id", "confirmUrl": confirm}});
+        let hostile = [
+            "/\\127.0.0.2:3001/leak",
+            "/\t/127.0.0.2:3001/leak",
+            "/\n/127.0.0.2:3001/leak",
+            "/\r/127.0.0.2:3001/leak",
+            "//127.0.0.2:3001/leak",
+            "\\\\127.0.0.2/leak",
+            "/ /127.0.0.2/leak",
+            "/%5C127.0.0.2/leak",
+            "/%2F127.0.0.2/leak",
+            "/x@127.0.0.2/leak",
+            "/\u{3000}/127.0.0.2/leak",
+            "http://127.0.0.2/leak",
+            "${id}/leak",
+            "/${gmtDate:yyyy}/../leak",
+        ];
+        for url in hostile {
+            let err = error(snapshot(url, "/v1/messages/${id}"));
+            assert!(
+                err.starts_with("messages.url: must be a path on the provider's API"),
+                "{url:?}: {err}"
+            );
+        }
+        for confirm in hostile
+            .iter()
+            .map(|h| format!("{h}/${{id}}"))
+            .chain(["//127.0.0.2:3001/confirm/${id}".into()])
+        {
+            let err = error(snapshot("/v1/messages", &confirm));
+            assert!(
+                err.starts_with("messages.confirmUrl: must be a path on the provider's API"),
+                "{confirm:?}: {err}"
+            );
         }
     }
 

@@ -22,8 +22,11 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use reqwest::StatusCode;
-use secrecy::{ExposeSecret, SecretString};
+use reqwest::{
+    Method, StatusCode,
+    header::{ACCEPT, HeaderValue},
+};
+use secrecy::SecretString;
 use serde_json::{Value, value::RawValue};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -31,14 +34,15 @@ use tokio_util::sync::CancellationToken;
 use self::{
     config::{PollerConfig, Resource, Strategy, at_path},
     strategy::{Change, Outcome},
-    template::Values,
+    template::{RenderError, Values},
 };
 use crate::{
     config::PollingConfig,
     elements::{Element, EventMethod, EventType, Registry},
     instances::configuration::{EVENTS_ENABLED, POLLER_CONFIGURATION, REFRESH_INTERVAL, VENDOR_TYPE, plain_value},
     metrics::{Metrics, PollCount},
-    oauth::{ProviderClient, TokenManager, tokens::TokenError},
+    oauth::{TokenManager, tokens::TokenError},
+    outbound::{ProviderClient, ProviderPath},
     pipeline::{
         ingest::{self, Arrival},
         normalize::{Item, NormalizedEvent},
@@ -54,6 +58,15 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(5);
 const IDLE_LOOK: Duration = Duration::from_secs(1);
 /// Refresh intervals are in minutes, as in Cloud Elements, unless set.
 const DEFAULT_REFRESH_UNITS: u64 = 15;
+
+/// A template without a value for a macro is the configuration's fault and waits for the
+/// user; a rendering refused as a path came from the values (a record's id) and is retried.
+fn render_error(error: RenderError) -> PollError {
+    match error {
+        RenderError::Values(reason) => PollError::Pause(reason),
+        path @ RenderError::Path { .. } => PollError::Retry(path.to_string()),
+    }
+}
 
 /// How often an instance is polled, or `None` when it is not: events on, method polling.
 pub fn schedule(element: &Element, plain: &BTreeMap<String, String>, settings: &PollingConfig) -> Option<Duration> {
@@ -312,7 +325,7 @@ impl Poller {
             page_size: resource.page_size,
             id: None,
         };
-        let path = resource.url.render(&values).map_err(PollError::Pause)?;
+        let path = resource.url.render(&values).map_err(render_error)?;
         let records = self.read_all(poll, resource, &path).await?;
         let mut outcome = match &resource.strategy {
             Strategy::UpdatedDate(rules) => strategy::updated_since(
@@ -339,7 +352,7 @@ impl Poller {
                                 id: Some(&id),
                                 ..Values::default()
                             })
-                            .map_err(PollError::Pause)?;
+                            .map_err(render_error)?;
                         self.get(poll, &path).await?
                     }
                 };
@@ -373,18 +386,21 @@ impl Poller {
     }
 
     /// Every record of a listing, following its cursor to the end.
-    async fn read_all(&self, poll: &mut Poll<'_>, resource: &Resource, path: &str) -> Result<Vec<Value>, PollError> {
+    async fn read_all(
+        &self,
+        poll: &mut Poll<'_>,
+        resource: &Resource,
+        path: &ProviderPath,
+    ) -> Result<Vec<Value>, PollError> {
         let mut records = Vec::new();
         let mut cursor: Option<String> = None;
         let mut seen_cursors = HashSet::new();
         for _ in 0..MAX_PAGES {
             let page_path = match (&cursor, &resource.next_page) {
-                (Some(cursor), Some(next)) => {
-                    let separator = if path.contains('?') { '&' } else { '?' };
-                    let encoded: String = url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect();
-                    format!("{path}{separator}{}={encoded}", next.param)
-                }
-                _ => path.to_string(),
+                (Some(cursor), Some(next)) => path
+                    .with_query_pair(&next.param, cursor)
+                    .map_err(|e| PollError::Retry(format!("{path}: the next page's path was refused: {e}")))?,
+                _ => path.clone(),
             };
             let body = self
                 .get(poll, &page_path)
@@ -426,13 +442,8 @@ impl Poller {
 
     /// GETs a path of the provider's API with the instance's token: `None` for 404 and
     /// 410. A 401 refreshes the token once and retries.
-    async fn get(&self, poll: &mut Poll<'_>, path: &str) -> Result<Option<Value>, PollError> {
-        let url = poll
-            .element
-            .api
-            .base_url
-            .join(path)
-            .map_err(|e| PollError::Pause(format!("{path} is not a valid path: {e}")))?;
+    async fn get(&self, poll: &mut Poll<'_>, path: &ProviderPath) -> Result<Option<Value>, PollError> {
+        let shown = path.path();
         loop {
             if let Some(rate) = poll.element.api.rate_limit_per_second {
                 let account = poll
@@ -446,13 +457,13 @@ impl Poller {
             }
             let response = self
                 .client
-                .http()
-                .get(url.clone())
-                .bearer_auth(poll.token.expose_secret())
-                .header("accept", "application/json")
+                .request(Method::GET, &poll.element.api.base_url, path)
+                .bearer_auth(&poll.token)
+                .header(ACCEPT, HeaderValue::from_static("application/json"))
                 .send()
                 .await
-                .map_err(|e| PollError::Retry(format!("GET {}: {e}", url.path())))?;
+                // A refusal names no host: what the tenant reads is the path it chose.
+                .map_err(|e| PollError::Retry(format!("GET {shown}: {e}")))?;
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED && !poll.refreshed {
                 poll.token = self.token(poll.target.instance, true).await?;
@@ -465,17 +476,14 @@ impl Poller {
             let body = response
                 .bytes()
                 .await
-                .map_err(|e| PollError::Retry(format!("GET {}: {e}", url.path())))?;
+                .map_err(|e| PollError::Retry(format!("GET {shown}: {e}")))?;
             if !status.is_success() {
                 let said: String = String::from_utf8_lossy(&body).chars().take(300).collect();
-                return Err(PollError::Retry(format!(
-                    "GET {} answered {status}: {said}",
-                    url.path()
-                )));
+                return Err(PollError::Retry(format!("GET {shown} answered {status}: {said}")));
             }
             return serde_json::from_slice(&body)
                 .map(Some)
-                .map_err(|e| PollError::Retry(format!("GET {} answered with invalid JSON: {e}", url.path())));
+                .map_err(|e| PollError::Retry(format!("GET {shown} answered with invalid JSON: {e}")));
         }
     }
 

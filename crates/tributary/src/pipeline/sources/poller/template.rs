@@ -4,10 +4,15 @@
 //! `${window.end:<fmt>}`, `${pageSize}` and `${id}`. Formats are Java date patterns; values
 //! are percent-encoded into the URL. `${date}` is in the server's zone, and this hub keeps
 //! its clock in UTC.
+//!
+//! A poller's `url` and `confirmUrl` are [`PathTemplate`]s: what they render is a
+//! [`ProviderPath`], so a tenant's template can choose a path and a query on the provider's
+//! API and nothing else.
 
 use chrono::{DateTime, FixedOffset, Utc};
 
 use super::javatime::JavaPattern;
+use crate::outbound::{PathError, ProviderPath};
 
 /// A time zone as Java names them: an offset (`-8:00`, `+05:30`), `UTC`/`GMT`, an IANA name
 /// (`America/Los_Angeles`), or one of Java's three-letter ids (`PST`), with daylight saving.
@@ -197,6 +202,62 @@ impl Template {
         }
         Ok(out)
     }
+
+    /// The template's text with every macro standing for a plain value (`0`): what its
+    /// literal parts make of a request.
+    fn outline(&self) -> String {
+        self.0
+            .iter()
+            .map(|part| match part {
+                Part::Text(text) => text.as_str(),
+                _ => "0",
+            })
+            .collect()
+    }
+}
+
+/// A template for a request on the provider's API. Checked twice: when parsed, its text
+/// with each macro standing for a plain value must be a clean [`ProviderPath`] (so a macro
+/// can never decide where the path starts); and each rendering is parsed again, since the
+/// values come from the clock and from the provider's answers (a record's id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathTemplate(Template);
+
+/// Why a [`PathTemplate`] could not make a request path.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RenderError {
+    /// A macro had no value (the configuration lacks what it needs).
+    #[error("{0}")]
+    Values(String),
+    /// The values made the text something other than a clean path.
+    #[error("the rendered path {rendered:?} was refused: {error}")]
+    Path { rendered: String, error: PathError },
+}
+
+impl PathTemplate {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let template = Template::parse(text)?;
+        ProviderPath::parse(&template.outline()).map_err(|e| {
+            format!(
+                "must be a path on the provider's API, got {text:?}: {e}; the hub never sends an instance's token \
+                 to another host"
+            )
+        })?;
+        Ok(Self(template))
+    }
+
+    pub fn uses_window(&self) -> bool {
+        self.0.uses_window()
+    }
+
+    pub fn uses_id(&self) -> bool {
+        self.0.uses_id()
+    }
+
+    pub fn render(&self, values: &Values<'_>) -> Result<ProviderPath, RenderError> {
+        let rendered = self.0.render(values).map_err(RenderError::Values)?;
+        ProviderPath::parse(&rendered).map_err(|error| RenderError::Path { rendered, error })
+    }
 }
 
 /// `<zone>:<pattern>`, where an offset zone such as `-8:00` has a colon of its own.
@@ -298,6 +359,43 @@ mod tests {
         assert_eq!(render("/v1/messages/${id}"), "/v1/messages/42");
         assert!(Template::parse("/x/${window.start:yyyy}").unwrap().uses_window());
         assert!(Template::parse("/x/${id}").unwrap().uses_id());
+    }
+
+    #[test]
+    fn path_templates_render_clean_paths_only() {
+        let confirm = PathTemplate::parse("/v1/messages/${id}").unwrap();
+        let with_id = |id| Values {
+            id: Some(id),
+            ..Values::default()
+        };
+        assert_eq!(confirm.render(&with_id("42")).unwrap().as_str(), "/v1/messages/42");
+        // A record's id comes from the provider: one that would step out of the path, or
+        // that a proxy could decode into a separator, is refused, never sent.
+        for (id, error) in [
+            ("..", PathError::DotSegment),
+            ("a/b", PathError::EncodedInPath(b'/')),
+            ("a\\b", PathError::EncodedInPath(b'\\')),
+            ("%2F", PathError::EncodedInPath(b'%')),
+        ] {
+            assert!(
+                matches!(confirm.render(&with_id(id)), Err(RenderError::Path { error: e, .. }) if e == error),
+                "{id:?}"
+            );
+        }
+        let dotted = PathTemplate::parse("/v1/.${id}").unwrap();
+        assert!(matches!(
+            dotted.render(&with_id(".")),
+            Err(RenderError::Path {
+                error: PathError::DotSegment,
+                ..
+            })
+        ));
+        assert!(matches!(
+            PathTemplate::parse("/x?limit=${pageSize}")
+                .unwrap()
+                .render(&Values::default()),
+            Err(RenderError::Values(_))
+        ));
     }
 
     #[test]
