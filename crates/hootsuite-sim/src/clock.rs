@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Timelike, Utc};
 
 #[derive(Debug, Default)]
 pub struct Clock {
@@ -28,6 +28,11 @@ impl Clock {
 /// `scheduledSendTime` and member dates.
 pub fn format_time(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// Hootsuite's creation dates (members, teams) carry whole seconds.
+pub fn whole_seconds(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.with_nanosecond(0).unwrap_or(time)
 }
 
 /// `2016-07-19T21:51:32.175Z`: webhook event timestamps always carry milliseconds.

@@ -1,11 +1,16 @@
-//! Who exists in the simulated Hootsuite: organizations, members, social profiles, registered
-//! apps and who installed (authorized) which app — plus the seeded default world and the JSON
-//! shapes these objects have on the wire (hootsuite.md §2.5–2.6).
+//! Who exists in the simulated Hootsuite: organizations with their members and teams, social
+//! profiles and who may use them, registered apps and who installed (authorized) which app —
+//! plus the seeded default world and the JSON shapes these objects have on the wire
+//! (hootsuite.md §2.5–2.6, cloud-elements-hubs.md §4).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use url::Url;
+
+use crate::clock::format_time;
+use crate::permissions::{Manage, OrgRole, ProfilePreset, Standing, TeamRole};
 
 pub const DEFAULT_CLIENT_ID: &str = "tributary-demo";
 pub const DEFAULT_CLIENT_SECRET: &str = "tributary-demo-secret";
@@ -17,6 +22,8 @@ pub const DEFAULT_FACEBOOK_PAGE_PROFILE_ID: &str = "115185510";
 pub const SECOND_ORGANIZATION_ID: &str = "776781";
 pub const SECOND_MEMBER_ID: &str = "2147516921";
 pub const SECOND_PROFILE_ID: &str = "115185511";
+pub const COLLEAGUE_MEMBER_ID: &str = "18522671";
+pub const DEFAULT_TEAM_ID: &str = "359493";
 
 /// Social network types of the Swagger `SocialProfile.type` enum.
 pub const PROFILE_TYPES: &[&str] = &[
@@ -81,32 +88,114 @@ impl Organization {
     }
 }
 
+/// One organization a member belongs to, and the member's role there.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub organization_id: String,
+    pub role: OrgRole,
+}
+
+/// A Hootsuite user. `GET /v1/members/{id}` and SCIM's `/Users/{id}` are two views of it.
 #[derive(Debug, Clone)]
 pub struct Member {
     pub id: String,
     pub email: String,
     pub full_name: String,
-    pub organization_id: String,
     pub company_name: Option<String>,
     pub bio: Option<String>,
     pub timezone: String,
     pub language: String,
-    pub created_date: String,
+    /// Only SCIM shows it.
+    pub title: Option<String>,
+    pub active: bool,
+    pub created: DateTime<Utc>,
+    /// In the order the member joined: the first is the organization the member's own social
+    /// profiles belong to.
+    pub memberships: Vec<Membership>,
 }
 
 impl Member {
+    /// A member with Hootsuite's defaults (time zone America/Vancouver, language `en`) and no
+    /// organization yet; [`Directory::add_member`] makes the memberships.
+    pub fn new(id: String, email: String, full_name: String, created: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            email,
+            full_name,
+            company_name: None,
+            bio: None,
+            timezone: "America/Vancouver".to_owned(),
+            language: "en".to_owned(),
+            title: None,
+            active: true,
+            created,
+            memberships: Vec::new(),
+        }
+    }
+
+    /// Fills in what a create request gave; absent fields keep Hootsuite's defaults.
+    pub fn with_details(
+        self,
+        company_name: Option<String>,
+        bio: Option<String>,
+        timezone: Option<String>,
+        language: Option<String>,
+    ) -> Self {
+        Self {
+            company_name,
+            bio,
+            timezone: timezone.unwrap_or(self.timezone.clone()),
+            language: language.unwrap_or(self.language.clone()),
+            ..self
+        }
+    }
+
+    pub fn organization_ids(&self) -> impl Iterator<Item = &str> {
+        self.memberships.iter().map(|m| m.organization_id.as_str())
+    }
+
     pub fn to_json(&self) -> Value {
         json!({
             "id": self.id,
             "email": self.email,
-            "isActive": true,
-            "createdDate": self.created_date,
-            "modifiedDate": self.created_date,
+            "isActive": self.active,
+            "createdDate": format_time(self.created),
+            "modifiedDate": format_time(self.created),
             "fullName": self.full_name,
             "companyName": self.company_name,
             "bio": self.bio,
             "timezone": self.timezone,
             "language": self.language,
+        })
+    }
+}
+
+/// A team of an organization: its members, and the organization's social profiles it shares
+/// with them.
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub created: DateTime<Utc>,
+    pub created_by: Option<String>,
+    pub members: BTreeSet<String>,
+    pub profiles: BTreeSet<String>,
+}
+
+impl Team {
+    /// The Swagger `Team`. Nothing edits a team's name or logo here, so it was last modified
+    /// when it was created.
+    pub fn to_json(&self) -> Value {
+        let by = self.created_by.as_ref().map(|id| json!({ "id": id }));
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "logoUrl": null,
+            "createdDate": format_time(self.created),
+            "createdByMember": by,
+            "modifiedDate": format_time(self.created),
+            "modifiedByMember": by,
         })
     }
 }
@@ -194,12 +283,20 @@ pub fn check_registrable_redirect(uri: &str) -> Result<(), String> {
 pub struct Directory {
     organizations: BTreeMap<String, Organization>,
     members: BTreeMap<String, Member>,
+    teams: BTreeMap<String, Team>,
     profiles: BTreeMap<String, SocialProfile>,
     apps: BTreeMap<String, App>,
     /// (client id, member id): the member approved the consent page or installed the app.
     member_grants: BTreeSet<(String, String)>,
     /// (client id, organization id): the app was installed for the whole organization.
     organization_installs: BTreeSet<(String, String)>,
+}
+
+/// `2013-05-29T13:27:24Z` as a time, for the seeded world's dates.
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .expect("seeded dates are RFC 3339")
+        .to_utc()
 }
 
 impl Directory {
@@ -214,28 +311,39 @@ impl Directory {
             id: SECOND_ORGANIZATION_ID.into(),
             name: "Second Organization".into(),
         });
-        dir.add_member(Member {
-            id: DEFAULT_MEMBER_ID.into(),
-            email: "jsmith@test.com".into(),
-            full_name: "Joe Smith".into(),
-            organization_id: DEFAULT_ORGANIZATION_ID.into(),
+        let joe = Member {
             company_name: Some("Hootsuite".into()),
             bio: Some("I am Joe Smith".into()),
-            timezone: "America/Vancouver".into(),
-            language: "en".into(),
-            created_date: "2013-05-29T13:27:24Z".into(),
-        });
-        dir.add_member(Member {
-            id: SECOND_MEMBER_ID.into(),
-            email: "pdog@second.test".into(),
-            full_name: "Pammy Dog".into(),
-            organization_id: SECOND_ORGANIZATION_ID.into(),
-            company_name: None,
-            bio: None,
+            ..Member::new(
+                DEFAULT_MEMBER_ID.into(),
+                "jsmith@test.com".into(),
+                "Joe Smith".into(),
+                at("2013-05-29T13:27:24Z"),
+            )
+        };
+        let pammy = Member {
             timezone: "Europe/Berlin".into(),
             language: "de".into(),
-            created_date: "2016-02-11T09:00:00Z".into(),
-        });
+            ..Member::new(
+                SECOND_MEMBER_ID.into(),
+                "pdog@second.test".into(),
+                "Pammy Dog".into(),
+                at("2016-02-11T09:00:00Z"),
+            )
+        };
+        let mia = Member {
+            timezone: "America/Toronto".into(),
+            ..Member::new(
+                COLLEAGUE_MEMBER_ID.into(),
+                "mchen@test.com".into(),
+                "Mia Chen".into(),
+                at("2016-01-14T16:30:00Z"),
+            )
+        };
+        // Joe and Pammy come first, so each is the paying super admin of their organization.
+        dir.add_member(joe, &[DEFAULT_ORGANIZATION_ID.into()]);
+        dir.add_member(pammy, &[SECOND_ORGANIZATION_ID.into()]);
+        dir.add_member(mia, &[DEFAULT_ORGANIZATION_ID.into()]);
         for (id, network, network_id, username, owner) in [
             (
                 DEFAULT_TWITTER_PROFILE_ID,
@@ -267,6 +375,16 @@ impl Directory {
                 owner_member_id: owner.into(),
             });
         }
+        // The Swagger's example team, sharing Joe's Twitter profile with Mia.
+        dir.add_team(Team {
+            id: DEFAULT_TEAM_ID.into(),
+            organization_id: DEFAULT_ORGANIZATION_ID.into(),
+            name: "North America Support Team".into(),
+            created: at("2016-01-14T16:27:40Z"),
+            created_by: Some(DEFAULT_MEMBER_ID.into()),
+            members: [DEFAULT_MEMBER_ID, COLLEAGUE_MEMBER_ID].map(String::from).into(),
+            profiles: [DEFAULT_TWITTER_PROFILE_ID.to_owned()].into(),
+        });
         dir.add_app(App {
             id: DEFAULT_APP_ID.into(),
             client_id: client_id.into(),
@@ -284,12 +402,39 @@ impl Directory {
         self.organizations.insert(org.id.clone(), org);
     }
 
-    pub fn add_member(&mut self, member: Member) {
+    /// Adds a member to existing organizations. The first member of an organization is its
+    /// paying super admin; later ones get the default role.
+    pub fn add_member(&mut self, mut member: Member, organizations: &[String]) {
+        for org in organizations {
+            let role = if self.members_of(org).next().is_none() {
+                OrgRole::SuperAdmin
+            } else {
+                OrgRole::Default
+            };
+            member.memberships.push(Membership {
+                organization_id: org.clone(),
+                role,
+            });
+        }
         self.members.insert(member.id.clone(), member);
+    }
+
+    /// Takes a member out of an organization and its teams; the Hootsuite account stays.
+    pub fn remove_from_organization(&mut self, org: &str, member_id: &str) {
+        if let Some(member) = self.members.get_mut(member_id) {
+            member.memberships.retain(|m| m.organization_id != org);
+        }
+        for team in self.teams.values_mut().filter(|t| t.organization_id == org) {
+            team.members.remove(member_id);
+        }
     }
 
     pub fn add_profile(&mut self, profile: SocialProfile) {
         self.profiles.insert(profile.id.clone(), profile);
+    }
+
+    pub fn add_team(&mut self, team: Team) {
+        self.teams.insert(team.id.clone(), team);
     }
 
     pub fn add_app(&mut self, app: App) {
@@ -308,6 +453,50 @@ impl Directory {
         self.members.values()
     }
 
+    /// Hootsuite accounts are global, so an email address names at most one member.
+    pub fn email_in_use(&self, email: &str) -> bool {
+        self.members.values().any(|m| m.email.eq_ignore_ascii_case(email))
+    }
+
+    pub fn members_of<'a>(&'a self, org: &'a str) -> impl Iterator<Item = &'a Member> {
+        self.members
+            .values()
+            .filter(move |m| m.organization_ids().any(|id| id == org))
+    }
+
+    pub fn membership(&self, member_id: &str, org: &str) -> Option<&Membership> {
+        self.member(member_id)?
+            .memberships
+            .iter()
+            .find(|m| m.organization_id == org)
+    }
+
+    pub fn team(&self, id: &str) -> Option<&Team> {
+        self.teams.get(id)
+    }
+
+    pub fn team_mut(&mut self, id: &str) -> Option<&mut Team> {
+        self.teams.get_mut(id)
+    }
+
+    pub fn teams_of<'a>(&'a self, org: &'a str) -> impl Iterator<Item = &'a Team> {
+        self.teams.values().filter(move |t| t.organization_id == org)
+    }
+
+    pub fn teams_of_member<'a>(&'a self, member_id: &'a str) -> impl Iterator<Item = &'a Team> {
+        self.teams.values().filter(move |t| t.members.contains(member_id))
+    }
+
+    /// The member's role in a team they are in: organization admins are team admins.
+    pub fn team_role(&self, team: &Team, member_id: &str) -> Option<TeamRole> {
+        team.members
+            .contains(member_id)
+            .then(|| match self.membership(member_id, &team.organization_id) {
+                Some(m) if m.role.grants(Manage::Teams) => TeamRole::Admin,
+                _ => TeamRole::Default,
+            })
+    }
+
     pub fn profile(&self, id: &str) -> Option<&SocialProfile> {
         self.profiles.get(id)
     }
@@ -324,27 +513,52 @@ impl Directory {
         self.apps.values()
     }
 
-    /// The organization a subject belongs to or is.
-    pub fn organization_of<'a>(&'a self, subject: &'a Subject) -> Option<&'a str> {
+    /// What the subject may do in `org`; `None` when it is not part of it (or `org` does not
+    /// exist).
+    pub fn standing(&self, subject: &Subject, org: &str) -> Option<Standing> {
         match subject {
-            Subject::Member(id) => self.member(id).map(|m| m.organization_id.as_str()),
-            Subject::Organization(id) => Some(id),
+            Subject::Member(id) => self.membership(id, org).map(|m| Standing::Member(m.role)),
+            Subject::Organization(id) => {
+                (id == org && self.organization(org).is_some()).then_some(Standing::Organization)
+            }
         }
     }
 
-    /// The organization whose member owns the profile: the organization of messages posted there.
-    pub fn organization_of_profile(&self, profile_id: &str) -> Option<&str> {
-        let owner = &self.profile(profile_id)?.owner_member_id;
-        self.member(owner).map(|m| m.organization_id.as_str())
+    /// The organization a member's own profiles belong to: the first one they joined.
+    fn home_organization(&self, member_id: &str) -> Option<&str> {
+        self.member(member_id)?.organization_ids().next()
     }
 
-    /// Members see their own profiles; organization tokens see every profile of their members.
+    /// The organization whose member owns the profile: the organization of messages posted
+    /// there, and the one whose teams can share it.
+    pub fn organization_of_profile(&self, profile_id: &str) -> Option<&str> {
+        self.home_organization(&self.profile(profile_id)?.owner_member_id)
+    }
+
+    pub fn organization_profiles<'a>(&'a self, org: &'a str) -> impl Iterator<Item = &'a SocialProfile> {
+        self.profiles
+            .values()
+            .filter(move |p| self.organization_of_profile(&p.id) == Some(org))
+    }
+
+    /// A member's permissions on a profile: owners hold `ADVANCED`, members of a team of the
+    /// profile's organization that shares it hold `EDITOR`.
+    pub fn profile_preset(&self, member_id: &str, profile_id: &str) -> Option<ProfilePreset> {
+        let profile = self.profile(profile_id)?;
+        if profile.owner_member_id == member_id {
+            return Some(ProfilePreset::Advanced);
+        }
+        let org = self.organization_of_profile(profile_id)?;
+        self.teams_of(org)
+            .any(|t| t.members.contains(member_id) && t.profiles.contains(profile_id))
+            .then_some(ProfilePreset::Editor)
+    }
+
+    /// Members see the profiles they hold permissions on (Hootsuite's BASIC_USAGE);
+    /// organization tokens see every profile of their organization.
     pub fn can_see_profile(&self, subject: &Subject, profile_id: &str) -> bool {
-        let Some(profile) = self.profile(profile_id) else {
-            return false;
-        };
         match subject {
-            Subject::Member(id) => &profile.owner_member_id == id,
+            Subject::Member(id) => self.profile_preset(id, profile_id).is_some(),
             Subject::Organization(id) => self.organization_of_profile(profile_id) == Some(id.as_str()),
         }
     }
@@ -374,12 +588,7 @@ impl Directory {
         let installed = self
             .organization_installs
             .remove(&(client_id.to_owned(), org_id.to_owned()));
-        let members: Vec<String> = self
-            .members
-            .values()
-            .filter(|m| m.organization_id == org_id)
-            .map(|m| m.id.clone())
-            .collect();
+        let members: Vec<String> = self.members_of(org_id).map(|m| m.id.clone()).collect();
         let mut granted = false;
         for member in members {
             granted |= self.revoke_member(client_id, &member);
@@ -399,9 +608,8 @@ impl Directory {
         self.organization_installs
             .contains(&(client_id.to_owned(), org_id.to_owned()))
             || self
-                .members
-                .values()
-                .any(|m| m.organization_id == org_id && self.member_authorized(client_id, &m.id))
+                .members_of(org_id)
+                .any(|m| self.member_authorized(client_id, &m.id))
     }
 
     /// Webhook URLs of the apps that receive the organization's events (organization apps).
@@ -412,6 +620,54 @@ impl Directory {
             .filter_map(|app| app.webhook_url.clone())
             .collect()
     }
+}
+
+/// A plausible email address: `local@domain.tld` without spaces. Hootsuite's exact rule is not
+/// documented (error 2001, "Invalid member email").
+pub fn is_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !text.chars().any(char::is_whitespace)
+        && !domain.contains('@')
+        && domain.split('.').count() >= 2
+        && domain.split('.').all(|label| !label.is_empty())
+}
+
+/// The areas of PHP's time zone names ("Valid values are defined at
+/// http://php.net/manual/en/timezones.php").
+const TIMEZONE_AREAS: &[&str] = &[
+    "Africa",
+    "America",
+    "Antarctica",
+    "Arctic",
+    "Asia",
+    "Atlantic",
+    "Australia",
+    "Europe",
+    "Indian",
+    "Pacific",
+    "Etc",
+];
+
+/// `UTC`, or `Area/Location[/Sublocation]` under one of PHP's areas. The simulator has no time
+/// zone database, so `Europe/Nowhere` passes too.
+pub fn is_timezone(text: &str) -> bool {
+    if text == "UTC" {
+        return true;
+    }
+    let mut parts = text.split('/');
+    let area = parts.next().unwrap_or_default();
+    let rest: Vec<&str> = parts.collect();
+    TIMEZONE_AREAS.contains(&area)
+        && !rest.is_empty()
+        && rest.iter().all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
+        })
 }
 
 #[cfg(test)]
@@ -466,6 +722,91 @@ mod tests {
         assert!(dir.uninstall_organization(DEFAULT_CLIENT_ID, DEFAULT_ORGANIZATION_ID));
         assert!(!dir.member_authorized(DEFAULT_CLIENT_ID, DEFAULT_MEMBER_ID));
         assert!(!dir.organization_authorized(DEFAULT_CLIENT_ID, DEFAULT_ORGANIZATION_ID));
+    }
+
+    #[test]
+    fn teams_share_profiles_with_their_members() {
+        let dir = world();
+        let mia = Subject::Member(COLLEAGUE_MEMBER_ID.into());
+        let ids: Vec<_> = dir.visible_profiles(&mia).map(|p| p.id.clone()).collect();
+        assert_eq!(ids, [DEFAULT_TWITTER_PROFILE_ID]);
+        assert_eq!(
+            dir.profile_preset(COLLEAGUE_MEMBER_ID, DEFAULT_TWITTER_PROFILE_ID),
+            Some(ProfilePreset::Editor)
+        );
+        assert_eq!(
+            dir.profile_preset(DEFAULT_MEMBER_ID, DEFAULT_TWITTER_PROFILE_ID),
+            Some(ProfilePreset::Advanced)
+        );
+        assert_eq!(
+            dir.profile_preset(COLLEAGUE_MEMBER_ID, DEFAULT_FACEBOOK_PAGE_PROFILE_ID),
+            None
+        );
+        let team = dir.team(DEFAULT_TEAM_ID).unwrap();
+        assert_eq!(dir.team_role(team, DEFAULT_MEMBER_ID), Some(TeamRole::Admin));
+        assert_eq!(dir.team_role(team, COLLEAGUE_MEMBER_ID), Some(TeamRole::Default));
+        assert_eq!(dir.team_role(team, SECOND_MEMBER_ID), None);
+    }
+
+    #[test]
+    fn first_members_are_super_admins_and_standing_needs_membership() {
+        let dir = world();
+        let joe = Subject::Member(DEFAULT_MEMBER_ID.into());
+        let mia = Subject::Member(COLLEAGUE_MEMBER_ID.into());
+        let org = Subject::Organization(DEFAULT_ORGANIZATION_ID.into());
+        assert_eq!(
+            dir.standing(&joe, DEFAULT_ORGANIZATION_ID),
+            Some(Standing::Member(OrgRole::SuperAdmin))
+        );
+        assert_eq!(
+            dir.standing(&mia, DEFAULT_ORGANIZATION_ID),
+            Some(Standing::Member(OrgRole::Default))
+        );
+        assert_eq!(
+            dir.standing(&org, DEFAULT_ORGANIZATION_ID),
+            Some(Standing::Organization)
+        );
+        assert_eq!(dir.standing(&org, SECOND_ORGANIZATION_ID), None);
+        assert_eq!(dir.standing(&joe, SECOND_ORGANIZATION_ID), None);
+        assert_eq!(dir.standing(&Subject::Organization("404".into()), "404"), None);
+    }
+
+    #[test]
+    fn leaving_an_organization_leaves_its_teams_and_profiles() {
+        let mut dir = world();
+        dir.remove_from_organization(DEFAULT_ORGANIZATION_ID, COLLEAGUE_MEMBER_ID);
+        assert!(dir.membership(COLLEAGUE_MEMBER_ID, DEFAULT_ORGANIZATION_ID).is_none());
+        assert!(!dir.team(DEFAULT_TEAM_ID).unwrap().members.contains(COLLEAGUE_MEMBER_ID));
+        assert!(!dir.can_see_profile(&Subject::Member(COLLEAGUE_MEMBER_ID.into()), DEFAULT_TWITTER_PROFILE_ID));
+        // An owner who leaves takes their profiles out of the organization.
+        dir.remove_from_organization(DEFAULT_ORGANIZATION_ID, DEFAULT_MEMBER_ID);
+        assert_eq!(dir.organization_of_profile(DEFAULT_TWITTER_PROFILE_ID), None);
+        assert!(dir.can_see_profile(&Subject::Member(DEFAULT_MEMBER_ID.into()), DEFAULT_TWITTER_PROFILE_ID));
+        assert!(!dir.can_see_profile(
+            &Subject::Organization(DEFAULT_ORGANIZATION_ID.into()),
+            DEFAULT_TWITTER_PROFILE_ID
+        ));
+    }
+
+    #[test]
+    fn email_and_timezone_checks() {
+        for good in ["jsmith@test.com", "a.b+c@x.co.uk"] {
+            assert!(is_email(good), "{good}");
+        }
+        for bad in ["", "x", "@test.com", "a@b", "a@b.", "a b@c.com", "a@b@c.com"] {
+            assert!(!is_email(bad), "{bad}");
+        }
+        for good in [
+            "UTC",
+            "America/Vancouver",
+            "America/Argentina/Buenos_Aires",
+            "Etc/GMT+5",
+        ] {
+            assert!(is_timezone(good), "{good}");
+        }
+        for bad in ["", "Vancouver", "Mars/Olympus", "America/", "America/New York", "utc"] {
+            assert!(!is_timezone(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -1,18 +1,22 @@
 //! Fault injection for Hootsuite's endpoints: the next N requests under a path prefix are delayed
-//! and/or answered with an error status carrying the body Hootsuite would send for it.
+//! and/or answered with an error status carrying the body Hootsuite would send for it. Each
+//! surface (OAuth, REST, SCIM, the media store) layers [`inject`] with its own [`FaultBody`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::{OriginalUri, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::oauth::{ErrorKind, OAuthError};
-use crate::rest::ApiError;
 use crate::state::Sim;
+
+/// How a surface words an injected error status.
+pub trait FaultBody {
+    fn fault(status: StatusCode) -> Response;
+}
 
 #[derive(Debug, Clone)]
 pub struct Fault {
@@ -65,38 +69,22 @@ impl Faults {
     }
 }
 
-/// REST paths get the `errors` envelope, everything else the OAuth error body.
-fn fault_response(path: &str, status: StatusCode) -> Response {
-    if path.starts_with("/v1") {
-        let (code, message) = match status.as_u16() {
-            400 => (4000, "Schema validation failed"),
-            401 => (1001, "Invalid access token"),
-            403 => (4009, "Insufficient organization permissions"),
-            404 => (4001, "Resource not found"),
-            429 => (1003, "Account plan limit exceeded"),
-            _ => (5000, "An unknown error occurred"),
-        };
-        ApiError::new(status, code, message).into_response()
-    } else {
-        let kind = match status.as_u16() {
-            503 => ErrorKind::TemporarilyUnavailable,
-            s if s >= 500 => ErrorKind::ServerError,
-            _ => ErrorKind::InvalidRequest,
-        };
-        OAuthError::new(kind, "Injected by the simulator's fault control.")
-            .with_status(status)
-            .into_response()
-    }
-}
-
-pub async fn inject(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
+/// The middleware for a surface whose errors look like `B`'s; layer it outermost (with
+/// `from_fn_with_state(sim, inject::<B>)`) so faults come before authentication, as an
+/// overloaded or broken server would answer.
+pub async fn inject<B: FaultBody>(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Response {
+    // Surfaces are nested routers, which see their path without the prefix; faults name the
+    // full path.
+    let path = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| request.uri().path().to_owned(), |uri| uri.path().to_owned());
     let Some((status, delay)) = sim.with_world(|w| w.faults.take(&path)) else {
         return next.run(request).await;
     };
     tokio::time::sleep(delay).await;
     match StatusCode::from_u16(status) {
-        Ok(status) => fault_response(&path, status),
+        Ok(status) => B::fault(status),
         // Status 0 is no valid status: the fault is the delay alone.
         Err(_) => next.run(request).await,
     }

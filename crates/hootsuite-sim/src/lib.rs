@@ -1,5 +1,6 @@
 //! A local stand-in for Hootsuite's developer platform: OAuth 2.0 (`/oauth2/*`), the REST API
-//! (`/v1/*`) and outbound webhooks, plus a `/_sim/*` control API for tests.
+//! (`/v1/*`), SCIM users (`/scim/v2/*`), the media upload bucket (`/uploads/*`) and outbound
+//! webhooks, plus a `/_sim/*` control API for tests.
 //!
 //! Behaviour follows `shared/research/hootsuite.md`; where that spec says UNCONFIRMED the choice
 //! made here is listed in this crate's README ("Deliberate choices").
@@ -7,14 +8,17 @@
 //! This module holds the public surface: [`SimConfig`], [`spawn`]/[`spawn_on`], [`SimHandle`] and
 //! the ids of the seeded world.
 
+mod bucket;
 mod clock;
 mod comments;
 mod control;
 mod directory;
 mod faults;
 mod ids;
+mod media;
 mod messages;
 mod oauth;
+mod permissions;
 mod publisher;
 mod rest;
 mod state;
@@ -30,8 +34,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use directory::{
-    DEFAULT_APP_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_FACEBOOK_PAGE_PROFILE_ID, DEFAULT_MEMBER_ID,
-    DEFAULT_ORGANIZATION_ID, DEFAULT_TWITTER_PROFILE_ID, SECOND_MEMBER_ID, SECOND_ORGANIZATION_ID, SECOND_PROFILE_ID,
+    COLLEAGUE_MEMBER_ID, DEFAULT_APP_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_FACEBOOK_PAGE_PROFILE_ID,
+    DEFAULT_MEMBER_ID, DEFAULT_ORGANIZATION_ID, DEFAULT_TEAM_ID, DEFAULT_TWITTER_PROFILE_ID, SECOND_MEMBER_ID,
+    SECOND_ORGANIZATION_ID, SECOND_PROFILE_ID,
 };
 
 use state::Sim;
@@ -175,12 +180,14 @@ pub async fn spawn_on(listener: TcpListener, config: SimConfig) -> anyhow::Resul
     })
 }
 
-/// The whole HTTP surface: Hootsuite's endpoints behind fault injection, and `/_sim` beside them.
+/// The whole HTTP surface: Hootsuite's endpoints (OAuth, REST, SCIM and the media bucket), each
+/// behind fault injection, and `/_sim` beside them.
 fn router(sim: Arc<Sim>) -> Router {
     Router::new()
-        .merge(oauth::router())
+        .merge(oauth::router(sim.clone()))
         .nest("/v1", rest::router(sim.clone()))
-        .layer(axum::middleware::from_fn_with_state(sim.clone(), faults::inject))
+        .nest("/scim/v2", rest::scim::router(sim.clone()))
+        .merge(bucket::router(sim.clone()))
         .nest("/_sim", control::router())
         .with_state(sim)
 }

@@ -15,6 +15,7 @@ use crate::comments::Comment;
 use crate::directory::{Directory, Subject, check_registrable_redirect};
 use crate::faults::Faults;
 use crate::ids::IdGen;
+use crate::media::MediaStore;
 use crate::messages::{MessageState, Messages};
 use crate::oauth::grants::Grants;
 use crate::rest::rate_limit::RateLimiter;
@@ -58,6 +59,7 @@ pub struct World {
     pub directory: Directory,
     pub grants: Grants,
     pub messages: Messages,
+    pub media: MediaStore,
     pub comments: Vec<Comment>,
     pub webhooks: Webhooks,
     pub rate_limiter: RateLimiter,
@@ -190,6 +192,7 @@ impl Sim {
                 directory,
                 grants: Grants::default(),
                 messages: Messages::default(),
+                media: MediaStore::default(),
                 comments: Vec::new(),
                 webhooks: Webhooks::default(),
                 rate_limiter: RateLimiter::default(),

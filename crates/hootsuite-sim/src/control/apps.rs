@@ -196,9 +196,7 @@ pub async fn uninstall(
             Subject::Organization(org) => {
                 let was_installed = w.directory.uninstall_organization(&client_id, org);
                 let directory = &w.directory;
-                let revoked = w
-                    .grants
-                    .revoke(&client_id, |s| directory.organization_of(s) == Some(org.as_str()));
+                let revoked = w.grants.revoke(&client_id, |s| directory.standing(s, org).is_some());
                 (was_installed, revoked)
             }
         };

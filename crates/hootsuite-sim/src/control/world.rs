@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use chrono::{DateTime, Timelike};
+use chrono::DateTime;
 use serde::Deserialize;
 
 use super::{ControlError, ControlResult};
-use crate::clock::format_time;
+use crate::clock::whole_seconds;
 use crate::comments::{self, Comment};
 use crate::directory::{LANGUAGES, Member, Organization, PROFILE_TYPES, SocialProfile};
 use crate::messages::MessageState;
@@ -60,20 +60,14 @@ pub async fn create_member(State(sim): State<Arc<Sim>>, Json(body): Json<NewMemb
                 "language must be one of {LANGUAGES:?}"
             )));
         }
-        let member = Member {
-            id: w.ids.next_id(),
-            email: body.email,
-            full_name: body.full_name,
-            organization_id: body.organization_id,
-            company_name: body.company_name,
-            bio: body.bio,
-            // Hootsuite's default for new members.
-            timezone: body.timezone.unwrap_or_else(|| "America/Vancouver".to_owned()),
-            language,
-            created_date: format_time(now.with_nanosecond(0).unwrap_or(now)),
-        };
+        let member = Member::new(w.ids.next_id(), body.email, body.full_name, whole_seconds(now)).with_details(
+            body.company_name,
+            body.bio,
+            body.timezone,
+            Some(language),
+        );
         let view = member.to_json();
-        w.directory.add_member(member);
+        w.directory.add_member(member, &[body.organization_id]);
         Ok(Json(view))
     })
 }

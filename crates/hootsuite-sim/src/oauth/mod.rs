@@ -22,6 +22,7 @@ use url::Url;
 use self::consent::{MemberChoice, consent_page, error_page};
 use self::grants::{CodeGrant, Issued, TokenRequest};
 use crate::directory::Subject;
+use crate::faults::{self, FaultBody};
 use crate::state::{Sim, World};
 
 /// The scopes Hootsuite knows (Swagger `scope` enum).
@@ -170,11 +171,26 @@ fn redirect_to(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
     }
 }
 
-pub fn router() -> Router<Arc<Sim>> {
+/// Injected faults get the OAuth error body (503 is `temporarily_unavailable`).
+impl FaultBody for OAuthError {
+    fn fault(status: StatusCode) -> Response {
+        let kind = match status.as_u16() {
+            503 => ErrorKind::TemporarilyUnavailable,
+            s if s >= 500 => ErrorKind::ServerError,
+            _ => ErrorKind::InvalidRequest,
+        };
+        OAuthError::new(kind, "Injected by the simulator's fault control.")
+            .with_status(status)
+            .into_response()
+    }
+}
+
+pub fn router(sim: Arc<Sim>) -> Router<Arc<Sim>> {
     Router::new()
         .route("/.well-known/oauth-authorization-server", get(metadata))
         .route("/oauth2/auth", get(authorize_page).post(authorize_decision))
         .route("/oauth2/token", post(token))
+        .layer(axum::middleware::from_fn_with_state(sim, faults::inject::<OAuthError>))
 }
 
 /// The document Hootsuite publishes, with this server's address. It advertises
@@ -337,9 +353,10 @@ async fn authorize_page(State(sim): State<Arc<Sim>>, Query(params): Query<AuthPa
             .directory
             .members()
             .map(|m| {
-                let org = w
-                    .directory
-                    .organization(&m.organization_id)
+                let org = m
+                    .organization_ids()
+                    .next()
+                    .and_then(|id| w.directory.organization(id))
                     .map_or("", |o| o.name.as_str());
                 MemberChoice {
                     id: m.id.clone(),

@@ -1,4 +1,5 @@
-//! `GET /v1/me` and `GET /v1/me/organizations` (hootsuite.md §2.5): the member behind the token.
+//! `GET /v1/me`, `/v1/me/organizations` and `/v1/me/socialProfiles` (hootsuite.md §2.5): the
+//! member behind the token.
 
 use std::sync::Arc;
 
@@ -6,7 +7,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::{ApiError, ApiResult, data};
+use super::{ApiError, ApiResult, data, id_list};
 use crate::directory::Member;
 use crate::oauth::grants::Caller;
 use crate::state::{Sim, World};
@@ -32,13 +33,19 @@ pub async fn me(State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller
 
 pub async fn organizations(State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>) -> ApiResult {
     sim.with_world(|w| {
-        let member = member(w, &caller)?;
-        let orgs: Vec<_> = w
-            .directory
-            .organization(&member.organization_id)
+        let orgs: Vec<_> = member(w, &caller)?
+            .organization_ids()
+            .filter_map(|id| w.directory.organization(id))
             .map(|o| o.to_json())
-            .into_iter()
             .collect();
         data(orgs.into())
+    })
+}
+
+/// The Swagger `MemberSocialProfiles`: only the ids of the profiles the member may use.
+pub async fn social_profiles(State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>) -> ApiResult {
+    sim.with_world(|w| {
+        member(w, &caller)?;
+        id_list(w.directory.visible_profiles(&caller.subject).map(|p| p.id.as_str()))
     })
 }

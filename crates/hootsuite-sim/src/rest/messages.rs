@@ -10,10 +10,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, data};
+use super::{ApiError, ApiResult, data, parse_json};
 use crate::messages::{Cursor, ListQuery, Message, MessageState, Passthrough};
 use crate::oauth::grants::Caller;
 use crate::state::{Sim, World};
@@ -27,10 +26,6 @@ const APPROVAL_HEADER: &str = "x-sim-require-approval";
 const MAX_WINDOW: TimeDelta = TimeDelta::weeks(4);
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 100;
-
-fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("Schema validation failed: {e}")))
-}
 
 /// Hootsuite only accepts UTC times written with a trailing `Z`.
 fn parse_send_time(text: &str) -> Result<DateTime<Utc>, ApiError> {
@@ -116,6 +111,7 @@ pub async fn create(
         extended_info: request.extended_info.unwrap_or_default(),
     };
     let tags = request.tags.unwrap_or_default();
+    let media_ids = media_ids(&passthrough.media)?;
     sim.with_world(|w| {
         if let Some(hidden) = profile_ids
             .iter()
@@ -127,6 +123,19 @@ pub async fn create(
                 format!("Social profile {hidden} isn't owned by the member or their organization"),
             )
             .with_resource("socialProfile", hidden.clone()));
+        }
+        for id in &media_ids {
+            let item = w.media.owned_by(id, &caller.subject.account_key()).ok_or_else(|| {
+                ApiError::invalid(format!("media {id} does not exist")).with_resource("media", id.clone())
+            })?;
+            if !item.is_ready() {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    40021,
+                    "Uploaded media is not yet ready to be used (further processing required)",
+                )
+                .with_resource("media", id.clone()));
+            }
         }
         let (state, sequence_number, scheduled) = if needs_approval {
             (MessageState::PendingApproval, Some(1), send_time)
@@ -162,6 +171,19 @@ pub async fn create(
             .collect();
         data(messages.into())
     })
+}
+
+/// The ids of `media` (`[{id, videoOptions?}]`, Swagger `Message.media`); anything else is 4000.
+fn media_ids(media: &Value) -> Result<Vec<String>, ApiError> {
+    let invalid = || ApiError::invalid("media must be a list of objects with a string id");
+    match media {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| item["id"].as_str().map(str::to_owned).ok_or_else(invalid))
+            .collect(),
+        _ => Err(invalid()),
+    }
 }
 
 fn parse_list_query(raw: &str) -> Result<ListQuery, ApiError> {

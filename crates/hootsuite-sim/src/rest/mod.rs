@@ -1,10 +1,17 @@
-//! The REST API under `/v1` (hootsuite.md §2): bearer-token authentication, per-account rate
-//! limits, and the `{data}` / `{errors}` envelopes every endpoint shares.
+//! The REST API under `/v1` (hootsuite.md §2, cloud-elements-hubs.md §4): bearer-token
+//! authentication, per-account rate limits, and the `{data}` / `{errors}` envelopes every
+//! endpoint shares. SCIM (`scim.rs`) shares the authentication and words its refusals its own way.
 
+mod access;
 mod me;
+mod media;
+mod members;
 mod messages;
+mod organizations;
 pub mod rate_limit;
+pub mod scim;
 mod social_profiles;
+mod teams;
 
 use std::sync::Arc;
 
@@ -12,11 +19,13 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use crate::faults::{self, FaultBody};
 use crate::ids::trace_id;
 use crate::oauth::grants::Caller;
 use crate::state::Sim;
@@ -74,27 +83,121 @@ pub fn data(value: Value) -> ApiResult {
     Ok(Json(json!({ "data": value })))
 }
 
+/// `{"data": [{"id": …}, …]}`: the Swagger's id-only collections (team ids, member ids, …).
+fn id_list<'a>(ids: impl Iterator<Item = &'a str>) -> ApiResult {
+    data(ids.map(|id| json!({ "id": id })).collect())
+}
+
+/// A JSON body, or 400 code 4000 saying what is wrong with it.
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("Schema validation failed: {e}")))
+}
+
+/// Injected faults get the `errors` envelope with the code Hootsuite uses for the status.
+impl FaultBody for ApiError {
+    fn fault(status: StatusCode) -> Response {
+        let (code, message) = match status.as_u16() {
+            400 => (4000, "Schema validation failed"),
+            401 => (1001, "Invalid access token"),
+            403 => (4009, "Insufficient organization permissions"),
+            404 => (4001, "Resource not found"),
+            429 => (1003, "Account plan limit exceeded"),
+            _ => (5000, "An unknown error occurred"),
+        };
+        ApiError::new(status, code, message).into_response()
+    }
+}
+
+/// Why bearer authentication turned a request away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No token, a malformed header, or two `Authorization` headers.
+    MissingToken,
+    /// Unknown, expired or revoked.
+    InvalidToken,
+    /// The account's per-second limit or daily quota is used up.
+    RateLimited,
+}
+
+/// How a surface words a [`Refusal`].
+pub trait Refuse: IntoResponse {
+    fn refusal(refusal: Refusal) -> Self;
+}
+
+impl Refuse for ApiError {
+    fn refusal(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::MissingToken => Self::new(StatusCode::UNAUTHORIZED, 1000, "Missing or duplicate access token"),
+            Refusal::InvalidToken => Self::new(StatusCode::UNAUTHORIZED, 1001, "Invalid access token"),
+            Refusal::RateLimited => Self::new(StatusCode::TOO_MANY_REQUESTS, 1003, "Account plan limit exceeded"),
+        }
+    }
+}
+
 pub fn router(sim: Arc<Sim>) -> Router<Arc<Sim>> {
     Router::new()
         .route("/me", get(me::me))
         .route("/me/organizations", get(me::organizations))
-        .route("/me/socialProfiles", get(social_profiles::list))
+        .route("/me/socialProfiles", get(me::social_profiles))
         .route("/socialProfiles", get(social_profiles::list))
         .route("/socialProfiles/{id}", get(social_profiles::get))
+        .route("/socialProfiles/{id}/teams", get(social_profiles::teams))
         .route("/messages", post(messages::create).get(messages::list))
         .route("/messages/{id}", get(messages::get).delete(messages::delete))
         .route("/messages/{id}/approve", post(messages::approve))
         .route("/messages/{id}/reject", post(messages::reject))
+        .route("/media", post(media::create))
+        .route("/media/{id}", get(media::get))
+        .route("/members", post(members::create))
+        .route("/members/{member}", get(members::get))
+        .route("/members/{member}/organizations", get(members::organizations))
+        .route("/organizations/{org}/members", get(organizations::members))
+        .route(
+            "/organizations/{org}/members/{member}",
+            delete(organizations::remove_member),
+        )
+        .route(
+            "/organizations/{org}/members/{member}/permissions",
+            get(organizations::member_permissions),
+        )
+        .route(
+            "/organizations/{org}/members/{member}/teams",
+            get(organizations::member_teams),
+        )
+        .route(
+            "/organizations/{org}/members/{member}/socialProfiles",
+            get(organizations::member_profiles),
+        )
+        .route(
+            "/organizations/{org}/members/{member}/socialProfiles/{profile}/permissions",
+            get(organizations::member_profile_permissions),
+        )
+        .route(
+            "/organizations/{org}/teams",
+            get(organizations::teams).post(organizations::create_team),
+        )
+        .route("/organizations/{org}/teams/{team}/members", get(teams::members))
+        .route(
+            "/organizations/{org}/teams/{team}/members/{member}",
+            post(teams::add_member),
+        )
+        .route(
+            "/organizations/{org}/teams/{team}/members/{member}/permissions",
+            get(teams::member_permissions),
+        )
+        .route("/organizations/{org}/teams/{team}/socialProfiles", get(teams::profiles))
+        .route("/teams/{team}", get(teams::get))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, 5001, "HTTP method not permitted")
         })
-        .layer(middleware::from_fn_with_state(sim, authenticate))
+        .layer(middleware::from_fn_with_state(sim.clone(), authenticate::<ApiError>))
+        .layer(middleware::from_fn_with_state(sim, faults::inject::<ApiError>))
 }
 
 /// Resolves the bearer token to a [`Caller`], applies the caller's rate limit, and stamps the
 /// `X-Account-*` headers. Requests without a valid token have no account, hence no headers.
-async fn authenticate(State(sim): State<Arc<Sim>>, mut request: Request, next: Next) -> Response {
+pub async fn authenticate<E: Refuse>(State(sim): State<Arc<Sim>>, mut request: Request, next: Next) -> Response {
     let mut values = request.headers().get_all(header::AUTHORIZATION).iter();
     let token = match (values.next(), values.next()) {
         (Some(value), None) => value
@@ -107,7 +210,7 @@ async fn authenticate(State(sim): State<Arc<Sim>>, mut request: Request, next: N
         _ => None,
     };
     let Some(token) = token else {
-        return ApiError::new(StatusCode::UNAUTHORIZED, 1000, "Missing or duplicate access token").into_response();
+        return E::refusal(Refusal::MissingToken).into_response();
     };
     let now = sim.clock.now();
     let checked = sim.with_world(|w| {
@@ -122,13 +225,13 @@ async fn authenticate(State(sim): State<Arc<Sim>>, mut request: Request, next: N
         Some((caller, verdict))
     });
     let Some((caller, verdict)) = checked else {
-        return ApiError::new(StatusCode::UNAUTHORIZED, 1001, "Invalid access token").into_response();
+        return E::refusal(Refusal::InvalidToken).into_response();
     };
     let mut response = if verdict.allowed {
         request.extensions_mut().insert::<Caller>(caller);
         next.run(request).await
     } else {
-        ApiError::new(StatusCode::TOO_MANY_REQUESTS, 1003, "Account plan limit exceeded").into_response()
+        E::refusal(Refusal::RateLimited).into_response()
     };
     response.headers_mut().extend(verdict.headers());
     response

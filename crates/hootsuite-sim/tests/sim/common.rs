@@ -67,6 +67,15 @@ impl TestSim {
         Self::with(fast_config()).await
     }
 
+    /// For tests that make more than Hootsuite's 20 requests a second.
+    pub async fn unthrottled() -> Self {
+        Self::with(SimConfig {
+            rate_limit_per_second: 1000,
+            ..fast_config()
+        })
+        .await
+    }
+
     pub async fn with(config: SimConfig) -> Self {
         let handle = hootsuite_sim::spawn(config).await.expect("simulator starts");
         let http = reqwest::Client::builder()
@@ -165,10 +174,21 @@ impl TestSim {
 
     /// An access token of the default member.
     pub async fn access_token(&self) -> String {
-        self.login_as(DEFAULT_MEMBER_ID).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        self.token_of(DEFAULT_MEMBER_ID).await
+    }
+
+    /// An access token of `member`, through the authorization-code flow.
+    pub async fn token_of(&self, member: &str) -> String {
+        self.login_as(member).await["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// An `organization_app` token; the app must be authorized by a member of `org`.
+    pub async fn organization_token(&self, org: &str) -> String {
+        let answer = self
+            .token(&[("grant_type", "organization_app"), ("organization_id", org)])
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body["access_token"].as_str().unwrap().to_owned()
     }
 
     pub async fn api(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Answer {
@@ -181,6 +201,35 @@ impl TestSim {
 
     pub async fn get(&self, path: &str, token: &str) -> Answer {
         self.api(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.api(Method::POST, path, token, Some(body)).await
+    }
+
+    /// A request without an `Authorization` header.
+    pub async fn anonymous(&self, method: Method, path: &str) -> Answer {
+        answer(self.http.request(method, self.url(path)).send().await.unwrap()).await
+    }
+
+    /// A request with a body that is sent as it is, with this `Content-Type`.
+    pub async fn raw(
+        &self,
+        method: Method,
+        url: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Answer {
+        let mut request = self
+            .http
+            .request(method, url)
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        answer(request.send().await.unwrap()).await
     }
 
     /// `POST /v1/messages`, insisting on success; returns the created messages.

@@ -1,11 +1,12 @@
-//! REST API: envelopes, authentication errors, rate limits, scheduling with fan-out, the
-//! windowed cursor listing, retrieval, deletion, approvals and auto-publishing.
+//! REST API: envelopes, authentication errors, rate limits (on every endpoint the hub uses),
+//! injected faults, scheduling with fan-out, the windowed cursor listing, retrieval, deletion,
+//! approvals and auto-publishing.
 
 use std::collections::HashSet;
 
 use hootsuite_sim::{
-    DEFAULT_FACEBOOK_PAGE_PROFILE_ID, DEFAULT_MEMBER_ID, DEFAULT_ORGANIZATION_ID, DEFAULT_TWITTER_PROFILE_ID,
-    SECOND_MEMBER_ID, SECOND_PROFILE_ID, SimConfig,
+    DEFAULT_FACEBOOK_PAGE_PROFILE_ID, DEFAULT_MEMBER_ID, DEFAULT_ORGANIZATION_ID, DEFAULT_TEAM_ID,
+    DEFAULT_TWITTER_PROFILE_ID, SECOND_MEMBER_ID, SECOND_PROFILE_ID, SimConfig,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -39,16 +40,20 @@ async fn me_organizations_and_profiles_use_the_data_envelope() {
     assert_eq!(orgs.body["data"][0]["name"], "Test Organization");
     assert_eq!(orgs.body["data"].as_array().unwrap().len(), 1);
 
-    for path in ["/v1/socialProfiles", "/v1/me/socialProfiles"] {
-        let profiles = sim.get(path, &token).await;
-        let data = profiles.body["data"].as_array().unwrap();
-        let types: Vec<&str> = data.iter().map(|p| p["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["TWITTER", "FACEBOOKPAGE"]);
-        assert!(
-            data.iter()
-                .all(|p| p["owner"] == "MEMBER" && p["ownerId"] == DEFAULT_MEMBER_ID)
-        );
-    }
+    let profiles = sim.get("/v1/socialProfiles", &token).await;
+    let data = profiles.body["data"].as_array().unwrap();
+    let types: Vec<&str> = data.iter().map(|p| p["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["TWITTER", "FACEBOOKPAGE"]);
+    assert!(
+        data.iter()
+            .all(|p| p["owner"] == "MEMBER" && p["ownerId"] == DEFAULT_MEMBER_ID)
+    );
+    // The Swagger's `MemberSocialProfiles`: the same profiles, by id only.
+    let mine = sim.get("/v1/me/socialProfiles", &token).await;
+    assert_eq!(
+        mine.body,
+        json!({ "data": [{ "id": DEFAULT_TWITTER_PROFILE_ID }, { "id": DEFAULT_FACEBOOK_PAGE_PROFILE_ID }] })
+    );
     let one = sim
         .get(&format!("/v1/socialProfiles/{DEFAULT_TWITTER_PROFILE_ID}"), &token)
         .await;
@@ -373,6 +378,8 @@ async fn listing_rejects_bad_windows_states_and_cursors() {
         (format!("endTime={}", in_minutes(10)), 4000),
         (format!("startTime={start}"), 4000),
         (format!("startTime=yesterday&endTime={}", in_minutes(10)), 4000),
+        // churros' bare dates: the hub has to send full times.
+        ("startTime=2017-06-01&endTime=2017-06-27".to_owned(), 4000),
         (
             format!("startTime={start}&endTime={}", in_minutes(4 * 7 * 24 * 60 + 1)),
             40020,
@@ -589,4 +596,161 @@ async fn due_messages_are_published_by_the_simulator_clock() {
         state(now_message[0]["id"].as_str().unwrap().to_owned()).await["state"],
         "SCHEDULED"
     );
+}
+
+/// The hub's endpoints: media, members, organizations, teams, permissions and SCIM users.
+fn hub_endpoints() -> Vec<(Method, String, Option<Value>)> {
+    let (org, team, joe, twitter) = (
+        DEFAULT_ORGANIZATION_ID,
+        DEFAULT_TEAM_ID,
+        DEFAULT_MEMBER_ID,
+        DEFAULT_TWITTER_PROFILE_ID,
+    );
+    let get = |path: String| (Method::GET, path, None);
+    vec![
+        get("/v1/me/socialProfiles".into()),
+        get(format!("/v1/socialProfiles/{twitter}/teams")),
+        (
+            Method::POST,
+            "/v1/media".into(),
+            Some(json!({ "sizeBytes": 1, "mimeType": "image/png" })),
+        ),
+        get("/v1/media/aHR0cDovL25vd2hlcmU=".into()),
+        get(format!("/v1/members/{joe}")),
+        (
+            Method::POST,
+            "/v1/members".into(),
+            Some(json!({ "email": "x", "fullName": "x", "organizationIds": [org] })),
+        ),
+        get(format!("/v1/members/{joe}/organizations")),
+        get(format!("/v1/organizations/{org}/members")),
+        (Method::DELETE, format!("/v1/organizations/{org}/members/999"), None),
+        get(format!("/v1/organizations/{org}/members/{joe}/permissions")),
+        get(format!("/v1/organizations/{org}/members/{joe}/teams")),
+        get(format!("/v1/organizations/{org}/members/{joe}/socialProfiles")),
+        get(format!(
+            "/v1/organizations/{org}/members/{joe}/socialProfiles/{twitter}/permissions"
+        )),
+        get(format!("/v1/organizations/{org}/teams")),
+        (
+            Method::POST,
+            format!("/v1/organizations/{org}/teams"),
+            Some(json!({ "teamName": "x" })),
+        ),
+        (
+            Method::POST,
+            format!("/v1/organizations/{org}/teams/{team}/members/{joe}"),
+            None,
+        ),
+        get(format!("/v1/organizations/{org}/teams/{team}/members")),
+        get(format!(
+            "/v1/organizations/{org}/teams/{team}/members/{joe}/permissions"
+        )),
+        get(format!("/v1/organizations/{org}/teams/{team}/socialProfiles")),
+        get(format!("/v1/teams/{team}")),
+        get("/scim/v2/Users".into()),
+        get(format!("/scim/v2/Users/{joe}")),
+        (Method::POST, "/scim/v2/Users".into(), Some(json!({}))),
+    ]
+}
+
+/// REST refusals carry `errors[0].code`; SCIM ones `status` and `detail`.
+fn assert_refused(answer: &crate::common::Answer, path: &str, status: StatusCode, code: u64, detail: &str) {
+    assert_eq!(answer.status, status, "{path}: {}", answer.body);
+    if path.starts_with("/scim") {
+        assert_eq!(answer.body["status"], status.as_u16().to_string(), "{path}");
+        assert_eq!(answer.body["detail"], detail, "{path}");
+        assert_eq!(
+            answer.body["schemas"],
+            json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+        );
+    } else {
+        assert_eq!(answer.code(), code, "{path}");
+        assert_eq!(answer.body["errors"][0]["message"], detail, "{path}");
+        assert!(answer.body["errors"][0]["id"].is_string(), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn every_hub_endpoint_authenticates_and_counts_against_the_account() {
+    let sim = TestSim::unthrottled().await;
+    let token = sim.access_token().await;
+    let endpoints = hub_endpoints();
+    for (method, path, body) in &endpoints {
+        let bare = sim.anonymous(method.clone(), path).await;
+        assert_refused(
+            &bare,
+            path,
+            StatusCode::UNAUTHORIZED,
+            1000,
+            "Missing or duplicate access token",
+        );
+        assert!(bare.header("x-account-quota-used").is_none(), "{path}");
+        let invalid = sim.api(method.clone(), path, "made.up", body.clone()).await;
+        assert_refused(&invalid, path, StatusCode::UNAUTHORIZED, 1001, "Invalid access token");
+    }
+    let mut used = 0;
+    for (method, path, body) in &endpoints {
+        let answer = sim.api(method.clone(), path, &token, body.clone()).await;
+        assert_ne!(
+            answer.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}: {}",
+            answer.body
+        );
+        used += 1;
+        assert_eq!(
+            answer.header("x-account-quota-used"),
+            Some(used.to_string().as_str()),
+            "{method} {path}"
+        );
+        assert_eq!(answer.header("x-account-quota"), Some("100000 per day"));
+    }
+    sim.control(Method::PUT, "/config", json!({ "dailyQuota": used })).await;
+    for (method, path, body) in &endpoints {
+        let limited = sim.api(method.clone(), path, &token, body.clone()).await;
+        assert_refused(
+            &limited,
+            path,
+            StatusCode::TOO_MANY_REQUESTS,
+            1003,
+            "Account plan limit exceeded",
+        );
+        assert_eq!(limited.header("x-account-quota-used"), Some(used.to_string().as_str()));
+        assert!(limited.header("x-account-rate-limit-requests-remaining").is_some());
+        assert!(limited.header("retry-after").is_none(), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn injected_faults_use_each_surfaces_error_body() {
+    let sim = TestSim::start().await;
+    let token = sim.access_token().await;
+    for (prefix, status) in [("/scim/v2/Users", 500), ("/v1/organizations", 503)] {
+        sim.control(
+            Method::POST,
+            "/faults",
+            json!({ "pathPrefix": prefix, "status": status }),
+        )
+        .await;
+    }
+    let scim = sim.get("/scim/v2/Users", &token).await;
+    assert_refused(
+        &scim,
+        "/scim/v2/Users",
+        StatusCode::INTERNAL_SERVER_ERROR,
+        0,
+        "Internal Server Error",
+    );
+    let rest = sim
+        .get(&format!("/v1/organizations/{DEFAULT_ORGANIZATION_ID}/teams"), &token)
+        .await;
+    assert_refused(
+        &rest,
+        "/v1/organizations",
+        StatusCode::SERVICE_UNAVAILABLE,
+        5000,
+        "An unknown error occurred",
+    );
+    assert_eq!(sim.get("/scim/v2/Users", &token).await.status, StatusCode::OK);
 }
