@@ -31,6 +31,7 @@ impl Dialect for Postgres {
     /// Delivered to every listening node when the transaction commits.
     const ANNOUNCE_DELIVERIES: Option<&'static str> = Some("SELECT pg_notify('tributary_deliveries', '')");
     const CLAIMS_IN_GROUP_COMMIT: bool = false;
+    const SHARE_ROWS: Option<&'static str> = Some("FOR SHARE");
 
     fn rows_affected(result: &PgQueryResult) -> u64 {
         result.rows_affected()

@@ -2,6 +2,7 @@
 //! PostgreSQL schema, the Hootsuite simulator standing in for Hootsuite.
 
 mod binary;
+mod compat;
 mod console;
 mod delivery;
 mod errors;
