@@ -43,9 +43,13 @@ pub trait Dialect: Database {
     const CLAIMS_IN_GROUP_COMMIT: bool;
     /// Takes due polls: `$1` owner, `$2` lease end, `$3` now, `$4` limit.
     const CLAIM_POLLS: &'static str;
-    /// Ends a `SELECT` so that the rows it reads cannot change until the transaction ends
-    /// (PostgreSQL's `FOR SHARE`); none where transactions run one at a time (SQLite).
-    const SHARE_ROWS: Option<&'static str>;
+    /// Taken first by a transaction that may hold deliveries of instance `$1`, shared with
+    /// others doing the same (see `Writes::share_holds`); none where transactions run one
+    /// at a time (SQLite's single writer).
+    const SHARE_HOLDS: Option<&'static str>;
+    /// Taken first by a configuration change of instance `$1`, which releases what is held:
+    /// alone, so it waits for the transactions sharing it, and they for it.
+    const LOCK_HOLDS: Option<&'static str>;
 
     fn rows_affected(result: &Self::QueryResult) -> u64;
 
@@ -657,6 +661,11 @@ where
         now: Timestamp,
     ) -> StoreResult<bool> {
         let mut tx = self.writer.begin_with(DB::BEGIN_WRITE).await?;
+        if !change.config.is_empty()
+            && let Some(lock) = DB::LOCK_HOLDS
+        {
+            sqlx::query(lock).bind(id.get()).execute(&mut *tx).await?;
+        }
         let updated = sqlx::query(
             "UPDATE instances SET updated_at = $3, name = COALESCE($4, name), \
              disabled = COALESCE($5, disabled) WHERE org_id = $1 AND id = $2",
@@ -697,10 +706,9 @@ where
                 .await?;
         }
         // In the same transaction as the configuration, so that a crash cannot leave a
-        // callback URL set and notifications still waiting for one. The instance's row,
-        // updated above, is locked until the commit: a concurrent write of held deliveries
-        // (which takes it for share, see `Writes::settle_held`) either commits first and is
-        // released here, or waits and then sees the URL.
+        // callback URL set and notifications still waiting for one. A concurrent write of
+        // held deliveries (see `Writes::share_holds`) either committed before the lock taken
+        // above, and is released here, or waits for this commit and then sees the URL.
         let released = if change.config.is_empty() {
             0
         } else {
@@ -1338,6 +1346,12 @@ where
 
     async fn commit_poll(&self, commit: &PollCommit) -> StoreResult<bool> {
         let mut tx = self.writer.begin_with(DB::BEGIN_WRITE).await?;
+        let holding = if commit.events.iter().any(NewEvent::holds) {
+            vec![commit.instance]
+        } else {
+            Vec::new()
+        };
+        Writes::<DB>::share_holds(&mut tx, &holding).await?;
         let id = commit.instance.get();
         let held = sqlx::query(
             "UPDATE poll_states SET last_poll_at = $3, next_poll_at = $4, failures = 0, last_error = NULL, \
@@ -1388,12 +1402,7 @@ where
         // Polls carry no sequence numbers, so nothing can be taken.
         let events: Vec<&NewEvent> = commit.events.iter().collect();
         Writes::<DB>::events(&mut tx, &events).await?;
-        let held = if events.iter().any(|event| event.holds()) {
-            vec![commit.instance]
-        } else {
-            Vec::new()
-        };
-        let released = Writes::<DB>::settle_held(&mut tx, &held).await?;
+        let released = Writes::<DB>::release_held(&mut tx, &holding, super::now()).await?;
         let announced = released > 0 || commit.events.iter().any(NewEvent::awaits_claim);
         tx.commit().await?;
         if announced {
@@ -1669,6 +1678,7 @@ where
     async fn attempt(pool: &Pool<DB>, batch: &[Job], isolate: bool) -> StoreResult<Option<Attempted>> {
         let mut tx = pool.begin_with(DB::BEGIN_WRITE).await?;
         let held = held_instances(batch);
+        Self::share_holds(&mut tx, &held).await?;
         if !isolate {
             let (mut events, mut outcomes, mut claims) = (Vec::new(), Vec::new(), Vec::new());
             for job in batch {
@@ -1684,7 +1694,7 @@ where
                     return Ok(None);
                 }
                 Self::finishes(&mut tx, &outcomes).await?;
-                let released = Self::settle_held(&mut tx, &held).await?;
+                let released = Self::release_held(&mut tx, &held, super::now()).await?;
                 let mut claimed = Vec::with_capacity(claims.len());
                 for claim in claims {
                     claimed.push(Self::claim(&mut tx, claim).await?);
@@ -1725,7 +1735,7 @@ where
         }
         // For every instance a write might have held deliveries of: releasing what has a
         // callback URL is right whichever writes went through.
-        let released = Self::settle_held(&mut tx, &held).await?;
+        let released = Self::release_held(&mut tx, &held, super::now()).await?;
         tx.commit().await?;
         Ok(Some(Attempted { results, released }))
     }
@@ -1739,7 +1749,9 @@ where
     }
 
     /// Releases the held deliveries of those of `instances` that have a callback URL;
-    /// returns how many.
+    /// returns how many. Run at the end of every write that holds deliveries (stores or
+    /// parks them for want of a URL, as the writer's view of the instance had it): the view
+    /// may be older than the URL.
     pub(super) async fn release_held(
         conn: &mut DB::Connection,
         instances: &[InstanceId],
@@ -1758,32 +1770,19 @@ where
         Ok(released)
     }
 
-    /// After deliveries of `instances` were held (stored or parked for want of a callback
-    /// URL, as the writer's view of the instance had it), releases those whose instance has
-    /// one by now: the view may be older than the URL. The instances' rows are first taken
-    /// for share, so that a configuration change setting a URL (which holds its instance's
-    /// row until it commits, see `update_instance`) cannot commit between this check and
-    /// this write: it either committed before, and the check sees the URL, or waits, and then
-    /// releases these deliveries itself.
-    async fn settle_held(conn: &mut DB::Connection, instances: &[InstanceId]) -> StoreResult<u64> {
-        if instances.is_empty() {
-            return Ok(0);
-        }
-        if let Some(share) = DB::SHARE_ROWS {
-            for chunk in instances.chunks(ROWS_PER_STATEMENT) {
-                let sql = format!(
-                    "SELECT id FROM instances WHERE id IN ({}) ORDER BY id {share}",
-                    placeholder_list::<DB>(1, chunk.len())
-                );
-                let query = chunk
-                    .iter()
-                    .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |query, instance| {
-                        query.bind(instance.get())
-                    });
-                query.fetch_all(&mut *conn).await?;
+    /// Takes the instances' hold locks, shared, as the first thing a transaction that may
+    /// hold deliveries of them does. A configuration change setting a URL takes its
+    /// instance's alone, first, and keeps it until it commits; so it cannot commit between
+    /// this transaction's check for a URL (`release_held`, at its end) and its commit: either
+    /// it committed before, and the check sees the URL, or it waits, and then releases these
+    /// deliveries itself. First, so that neither holds anything the other waits for.
+    async fn share_holds(conn: &mut DB::Connection, instances: &[InstanceId]) -> StoreResult<()> {
+        if let Some(lock) = DB::SHARE_HOLDS {
+            for instance in instances {
+                sqlx::query(lock).bind(instance.get()).execute(&mut *conn).await?;
             }
         }
-        Self::release_held(conn, instances, super::now()).await
+        Ok(())
     }
 
     /// Takes due deliveries for a worker (see [`Dialect::CLAIMS_IN_GROUP_COMMIT`]).

@@ -36,7 +36,8 @@ impl Dialect for Sqlite {
     const ANNOUNCE_DELIVERIES: Option<&'static str> = None;
     const CLAIMS_IN_GROUP_COMMIT: bool = true;
     /// One writer: a transaction runs alone, nothing can change what it read.
-    const SHARE_ROWS: Option<&'static str> = None;
+    const SHARE_HOLDS: Option<&'static str> = None;
+    const LOCK_HOLDS: Option<&'static str> = None;
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()

@@ -1191,9 +1191,10 @@ async fn held_deliveries_wait_for_a_callback_url(db: Database) {
 }
 
 /// PostgreSQL: held deliveries stored while another node's change setting the callback URL
-/// is under way (it holds the instance's row, has written the URL and released what it saw
-/// held, and has not committed) wait for that change, and then are released: stored
-/// without waiting, they would stay held, the change having released before they existed.
+/// is under way (it has taken the instance's hold lock, as `update_instance` does, written
+/// the URL and released what it saw held, and has not committed) wait for that change, and
+/// then are released: stored without waiting, they would stay held, the change having
+/// released before they existed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_deliveries_stored_during_a_url_change_are_released() {
     use sqlx::Connection;
@@ -1203,6 +1204,7 @@ async fn held_deliveries_stored_during_a_url_change_are_released() {
     let mut change = sqlx::PgConnection::connect(&db.url()).await.unwrap();
     let mut tx = change.begin().await.unwrap();
     for statement in [
+        "SELECT pg_advisory_xact_lock($1)",
         "UPDATE instances SET updated_at = updated_at WHERE id = $1",
         "INSERT INTO instance_config (id, instance_id, key, value) \
          VALUES (7, $1, 'event.notification.callback.url', 'https://x.test/e')",
@@ -1225,6 +1227,41 @@ async fn held_deliveries_stored_during_a_url_change_are_released() {
         .await
         .unwrap();
     assert!(held.is_empty(), "{} left held", held.len());
+}
+
+/// PostgreSQL: the other way round, a change setting the callback URL waits for a write
+/// holding deliveries of its instance that is under way (one that has taken the instance's
+/// hold lock for share, as every such write does first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_change_waits_for_writes_holding_deliveries() {
+    use sqlx::Connection;
+    let db = Database::postgres().await;
+    let store = db.store().await;
+    let (acme, id) = instance_for(store.as_ref()).await;
+    let mut holding = sqlx::PgConnection::connect(&db.url()).await.unwrap();
+    let mut tx = holding.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+        .bind(id.get())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let changing = tokio::spawn({
+        let store = store.clone();
+        let set = InstanceChange {
+            config: vec![callback_url(Some("https://x.test/e"))],
+            ..Default::default()
+        };
+        async move {
+            store
+                .update_instance(acme.user.org, id, &set, Utc::now())
+                .await
+                .unwrap()
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!changing.is_finished(), "the change waits for the write");
+    tx.commit().await.unwrap();
+    assert!(changing.await.unwrap());
 }
 
 async fn instances_list_in_pages(db: Database) {
