@@ -134,7 +134,7 @@ test("an event the simulator sends appears in the log without reloading", async 
   await triggerMessageEvent(servers.simUrl);
   eventRow = main().locator("tbody tr").filter({ hasText: "DELETED" });
   await eventRow.waitFor({ timeout: 30000 });
-  await eventRow.getByText("notified").waitFor({ timeout: 30000 });
+  await eventRow.getByText("notified", { exact: true }).waitFor({ timeout: 30000 });
   assert.equal(await page.evaluate(() => window.stillTheSamePage), true, "the page was not reloaded");
   await shot("event-log");
 });

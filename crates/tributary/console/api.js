@@ -59,6 +59,19 @@ export async function api(method, path, body) {
   return (await request(method, API + path, body)).body;
 }
 
+/** Every item of a paged list under /elements/api-v2, following Elements-Next-Page-Token. */
+export async function apiAll(path) {
+  const items = [];
+  let next = null;
+  do {
+    const page = next ? `?nextPage=${encodeURIComponent(next)}` : "";
+    const { body, headers } = await request("GET", `${API}${path}${page}`);
+    items.push(...body);
+    next = headers.get("Elements-Next-Page-Token");
+  } while (next);
+  return items;
+}
+
 /** The signed-in session, or null when nobody is signed in. */
 export async function currentSession() {
   try {

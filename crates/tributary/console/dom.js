@@ -134,6 +134,7 @@ const STATUS_KINDS = {
   pending: "info",
   inflight: "info",
   queued: "warn",
+  held: "warn",
   duplicate: "neutral",
   ignored: "neutral",
   failed: "error",

@@ -8,7 +8,9 @@ import { api, request, API } from "./api.js";
 import { announce, badge, busy, codeBlock, errorDetails, field, h, message, row, statusBadge, table, when } from "./dom.js";
 
 const LIVE_MS = 2500;
-const STATUSES = ["received", "dispatched", "notified", "failed", "queued", "ignored", "duplicate"];
+// The hub's own statuses (statusDetail), finer than Cloud Elements' `status`; the filter
+// takes either.
+const STATUSES = ["received", "held", "dispatched", "notified", "failed", "queued", "ignored", "duplicate"];
 const EVENT_COLUMNS = ["Received", "Status", "Events", "Source"];
 
 /** One line per normalized event object: "UPDATED messages 4138… (SCHEDULED)". */
@@ -22,9 +24,9 @@ function summary(event) {
 
 function eventRow(instanceId, event, fresh) {
   const link = h("a", { href: `#/instances/${instanceId}/events/${event.id}` }, when(event.eventDate));
-  return row(EVENT_COLUMNS, [link, statusBadge(event.status), summary(event), event.source], {
+  return row(EVENT_COLUMNS, [link, statusBadge(event.statusDetail), summary(event), event.source], {
     class: fresh ? "fresh" : undefined,
-    dataset: { id: event.id, status: event.status },
+    dataset: { id: event.id, status: event.statusDetail },
   });
 }
 
@@ -90,7 +92,7 @@ export async function eventLogView(ctx, id) {
     for (const event of events) {
       const existing = known.get(event.id);
       if (existing) {
-        if (existing.dataset.status !== event.status) {
+        if (existing.dataset.status !== event.statusDetail) {
           const updated = eventRow(id, event, false);
           existing.replaceWith(updated);
           known.set(event.id, updated);
@@ -175,7 +177,13 @@ export async function eventLogView(ctx, id) {
       h("div", { class: "actions" }, h("a", { class: "button secondary", href: `#/instances/${id}` }, "Instance settings")),
     ),
     instance.eventsEnabled
-      ? null
+      ? instance.eventsNotificationCallbackUrl
+        ? null
+        : message(
+            "info",
+            "No callback URL yet.",
+            "Events are recorded and their notifications held; they go out as soon as a callback URL is set in the instance's settings.",
+          )
       : message(
           "info",
           "Events are off for this instance.",
@@ -322,7 +330,7 @@ export async function eventView(ctx, id, eventId) {
     h(
       "div",
       { class: "badges" },
-      statusBadge(e.status),
+      statusBadge(e.statusDetail),
       h("span", { class: "muted small" }, `from ${e.source}`),
       e.note ? h("span", { class: "muted small" }, `· ${e.note}`) : null,
     ),

@@ -2,7 +2,7 @@
 // provider-facing webhook URL and how to register it, signing secret, details), editing,
 // re-authenticating, disabling and deleting.
 
-import { api } from "./api.js";
+import { api, apiAll } from "./api.js";
 import { badge, busy, confirmDialog, copyField, errorDetails, field, h, markInvalid, message, when } from "./dom.js";
 import { startAuthorization } from "./oauth.js";
 
@@ -64,7 +64,7 @@ function account(instance) {
 }
 
 export async function instancesView() {
-  const instances = await api("GET", "/instances");
+  const instances = await apiAll("/instances");
   const add = h("a", { class: "button", href: "#/new" }, "Authenticate an instance");
   const head = pageHead("Instances", "Connections to provider accounts, and where their events go.", null, instances.length ? add : null);
   if (!instances.length) {
@@ -384,7 +384,10 @@ function eventsCard(ctx, instance, element) {
     }
     try {
       await busy(save, () => api("PATCH", `/instances/${instance.id}`, { configuration }));
-      ctx.navigate(`#/instances/${instance.id}`, ["ok", "Events settings saved.", enabled.checked ? `Events go to ${callback.value.trim()}.` : "Events are off."]);
+      const where = callback.value.trim()
+        ? `Events go to ${callback.value.trim()}.`
+        : "Events are held until a callback URL is set.";
+      ctx.navigate(`#/instances/${instance.id}`, ["ok", "Events settings saved.", enabled.checked ? where : "Events are off."]);
     } catch (error) {
       status.append(message("error", "The events settings were not saved.", error.message));
       callback.focus();

@@ -175,13 +175,41 @@ impl OAuthConfig {
 pub struct ApiConfig {
     /// Largest request body the API accepts.
     pub max_body_bytes: usize,
+    /// Origins (`https://app.example.com`) whose browser apps may call the API, or `["*"]`
+    /// for any. Never with credentials: the console's cookie is not usable cross-origin.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: 1024 * 1024,
+            cors_allowed_origins: vec!["*".into()],
         }
+    }
+}
+
+impl ApiConfig {
+    /// The origins allowed to call the API from a browser; `None` for any.
+    pub fn cors_origins(&self) -> Result<Option<Vec<axum::http::HeaderValue>>, String> {
+        if self.cors_allowed_origins.iter().any(|origin| origin == "*") {
+            return Ok(None);
+        }
+        self.cors_allowed_origins
+            .iter()
+            .map(|origin| {
+                // An origin is a scheme, a host and maybe a port, as a browser sends it.
+                let parsed = Url::parse(origin).map_err(|e| format!("{origin:?} is not an origin: {e}"))?;
+                if parsed.origin().ascii_serialization() != *origin {
+                    return Err(format!(
+                        "{origin:?} is not an origin: write it as the browser sends it, e.g. {:?}",
+                        parsed.origin().ascii_serialization()
+                    ));
+                }
+                axum::http::HeaderValue::from_str(origin).map_err(|e| format!("{origin:?}: {e}"))
+            })
+            .collect::<Result<_, _>>()
+            .map(Some)
     }
 }
 
@@ -391,6 +419,9 @@ impl Config {
                     .into(),
             ));
         }
+        self.api
+            .cors_origins()
+            .map_err(|e| ConfigError(format!("api.cors_allowed_origins: {e}")))?;
         if self.database.max_connections == 0 {
             return Err(ConfigError("database.max_connections must be at least 1".into()));
         }
@@ -474,6 +505,29 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    fn cors_origins_are_any_or_exact_origins() {
+        let api = |origins: &[&str]| ApiConfig {
+            cors_allowed_origins: origins.iter().map(|o| o.to_string()).collect(),
+            ..ApiConfig::default()
+        };
+        assert_eq!(ApiConfig::default().cors_origins(), Ok(None));
+        assert_eq!(
+            api(&["https://app.example.com", "http://localhost:3000"]).cors_origins(),
+            Ok(Some(vec![
+                axum::http::HeaderValue::from_static("https://app.example.com"),
+                axum::http::HeaderValue::from_static("http://localhost:3000"),
+            ]))
+        );
+        for bad in [
+            "https://app.example.com/",
+            "app.example.com",
+            "https://app.example.com/x",
+        ] {
+            assert!(api(&[bad]).cors_origins().is_err(), "{bad}");
+        }
     }
 
     #[test]

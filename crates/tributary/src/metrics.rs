@@ -34,7 +34,10 @@ pub enum DeliveryCount {
     Delivered,
     Retried,
     Failed,
+    /// Parked until someone releases it.
     Queued,
+    /// Parked until the instance has a callback URL.
+    Held,
 }
 
 /// How a poll of one instance ended, for counting.
@@ -65,13 +68,13 @@ impl Default for Metrics {
         let events = Family::<EventLabels, Counter>::default();
         registry.register(
             "events",
-            "Provider events stored, by outcome (received, ignored, duplicate, queued)",
+            "Provider events stored, by outcome (received, held, ignored, duplicate, queued)",
             events.clone(),
         );
         let deliveries = Family::<OutcomeLabels, Counter>::default();
         registry.register(
             "delivery_attempts",
-            "Notification attempts and parkings, by outcome (delivered, retried, failed, queued)",
+            "Notification attempts and parkings, by outcome (delivered, retried, failed, queued, held)",
             deliveries.clone(),
         );
         let polls = Family::<OutcomeLabels, Counter>::default();
@@ -120,6 +123,7 @@ impl Metrics {
             DeliveryCount::Retried => "retried",
             DeliveryCount::Failed => "failed",
             DeliveryCount::Queued => "queued",
+            DeliveryCount::Held => "held",
         };
         self.deliveries.get_or_create(&OutcomeLabels { outcome }).inc();
         if let Some(latency) = latency {

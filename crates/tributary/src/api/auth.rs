@@ -3,8 +3,11 @@
 //! The header is a comma-separated list of `Scheme value` pairs in any order:
 //! `User <user secret>, Organization <organization secret>` for platform calls, `User <user
 //! secret>, Element <instance token>` for calls about one instance, or all three. An element
-//! token confines the caller to its own instance, by construction: [`Caller::instance`] is
-//! the only way a handler learns which instance to touch.
+//! token alone confines the caller to its own instance, by construction: [`Caller::instance`]
+//! is the only way a handler learns which instance to touch. With the organization's secret
+//! beside it (Cloud Elements' clients add the token to every call once they have one), the
+//! call has the organization's reach, and the token only names the instance of the forms
+//! without an id (`PATCH /instances`).
 //!
 //! Without the header, the web console's session cookie authenticates its user with the
 //! organization's reach (see `console.rs`); a request that changes something must then also
@@ -70,15 +73,18 @@ pub fn parse_authorization(header: &str) -> Result<Credentials, String> {
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: User,
-    /// Set when the caller presented an element token: everything it does is about this
-    /// instance, and only this one.
-    element: Option<ElementScope>,
+    reach: Reach,
 }
 
+/// What a caller may touch.
 #[derive(Debug, Clone, Copy)]
-struct ElementScope {
-    instance: InstanceId,
-    disabled: bool,
+enum Reach {
+    /// The organization's credentials (or the console's session): every instance of the
+    /// organization. `token` is the instance of an element token sent alongside, which the
+    /// forms without an id act on.
+    Organization { token: Option<InstanceId> },
+    /// An element token without the organization's secret: this instance, and only this one.
+    Instance { instance: InstanceId, disabled: bool },
 }
 
 impl Caller {
@@ -91,7 +97,7 @@ impl Caller {
     /// not exist), and a disabled instance's token is refused (403).
     pub fn instance(&self, in_path: Option<InstanceId>) -> Result<InstanceId, ApiError> {
         let id = self.instance_even_disabled(in_path)?;
-        if self.element.is_some_and(|scope| scope.disabled) {
+        if matches!(self.reach, Reach::Instance { disabled: true, .. }) {
             return Err(ApiError::Forbidden(format!(
                 "Instance {id} is disabled; enable it again (PUT /instances/{id}/enabled) to use its token."
             )));
@@ -101,13 +107,14 @@ impl Caller {
 
     /// Like [`Caller::instance`], but lets a disabled instance's token through (to re-enable it).
     pub fn instance_even_disabled(&self, in_path: Option<InstanceId>) -> Result<InstanceId, ApiError> {
-        match (self.element, in_path) {
-            (Some(scope), Some(id)) if scope.instance != id => {
+        match (self.reach, in_path) {
+            (Reach::Instance { instance, .. }, Some(id)) if instance != id => {
                 Err(ApiError::NotFound(format!("instance {id} not found")))
             }
-            (Some(scope), _) => Ok(scope.instance),
-            (None, Some(id)) => Ok(id),
-            (None, None) => Err(ApiError::BadRequest(
+            (Reach::Instance { instance, .. }, _) => Ok(instance),
+            (Reach::Organization { .. }, Some(id)) => Ok(id),
+            (Reach::Organization { token: Some(instance) }, None) => Ok(instance),
+            (Reach::Organization { token: None }, None) => Err(ApiError::BadRequest(
                 "This endpoint acts on one instance: put its id in the path (/instances/{id}/…) or \
                  authenticate with its token (Authorization: User <user secret>, Element <instance token>)."
                     .into(),
@@ -117,17 +124,20 @@ impl Caller {
 
     /// The element token's instance, when the caller is confined to one.
     pub fn only_instance(&self) -> Option<InstanceId> {
-        self.element.map(|scope| scope.instance)
+        match self.reach {
+            Reach::Instance { instance, .. } => Some(instance),
+            Reach::Organization { .. } => None,
+        }
     }
 
-    /// Refuses element-token callers where organization credentials are needed.
+    /// Refuses callers confined to one instance where organization credentials are needed.
     pub fn require_organization(&self, action: &str) -> Result<(), ApiError> {
-        match self.element {
-            Some(_) => Err(ApiError::Forbidden(format!(
+        match self.reach {
+            Reach::Instance { .. } => Err(ApiError::Forbidden(format!(
                 "{action} needs the organization's credentials (Authorization: User <user secret>, \
                  Organization <organization secret>), not an instance token."
             ))),
-            None => Ok(()),
+            Reach::Organization { .. } => Ok(()),
         }
     }
 }
@@ -153,7 +163,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiErro
         session.check_csrf(&parts.method, &parts.headers)?;
         return Ok(Caller {
             user: session.user,
-            element: None,
+            reach: Reach::Organization { token: None },
         });
     };
     let header = header
@@ -185,23 +195,31 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiErro
                             .into(),
                     )
                 })?;
-            if let Some(organization) = organization {
-                let same = store
-                    .find_platform_caller(&user_hash, &CredentialHash::of(organization))
-                    .await?
-                    .is_some_and(|u| u.org == caller.user.org);
-                if !same {
-                    return Err(ApiError::Unauthorized(
-                            "Invalid credentials: the organization secret does not belong with this user and element token.".into(),
-                        ));
-                }
-            }
-            Ok(Caller {
-                user: caller.user,
-                element: Some(ElementScope {
+            // Every secret sent must be right and belong together, even one that the call
+            // then does not need.
+            let reach = match organization {
+                None => Reach::Instance {
                     instance: caller.instance,
                     disabled: caller.disabled,
-                }),
+                },
+                Some(organization) => {
+                    let same = store
+                        .find_platform_caller(&user_hash, &CredentialHash::of(organization))
+                        .await?
+                        .is_some_and(|u| u.org == caller.user.org);
+                    if !same {
+                        return Err(ApiError::Unauthorized(
+                            "Invalid credentials: the organization secret does not belong with this user and element token.".into(),
+                        ));
+                    }
+                    Reach::Organization {
+                        token: Some(caller.instance),
+                    }
+                }
+            };
+            Ok(Caller {
+                user: caller.user,
+                reach,
             })
         }
         (Some(organization), None) => {
@@ -213,7 +231,10 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiErro
                         "Invalid credentials: no user with this secret in the organization with this secret.".into(),
                     )
                 })?;
-            Ok(Caller { user, element: None })
+            Ok(Caller {
+                user,
+                reach: Reach::Organization { token: None },
+            })
         }
     }
 }

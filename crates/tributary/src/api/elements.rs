@@ -1,4 +1,5 @@
-//! `/elements`: the providers this hub connects to, and their OAuth authorization URLs.
+//! `/elements`: the providers this hub connects to, their keys and event metadata, and
+//! their OAuth authorization URLs.
 
 use axum::{
     Json,
@@ -11,13 +12,19 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{
     auth::Caller,
     error::{ApiError, ErrorBody},
+    paging::Listed,
 };
 use crate::{app::AppState, elements::Element, oauth::OAuthClient};
 
 pub fn router() -> OpenApiRouter<AppState> {
+    // `/elements/keys` and `/elements/metadata` are static paths, which the router prefers
+    // to `/elements/{keyOrId}`.
     OpenApiRouter::new()
         .routes(routes!(list_elements))
+        .routes(routes!(list_keys))
+        .routes(routes!(list_metadata))
         .routes(routes!(get_element))
+        .routes(routes!(get_metadata))
         .routes(routes!(oauth_url))
 }
 
@@ -68,6 +75,38 @@ pub struct ConfigKeyBody {
     description: String,
 }
 
+/// An element's event metadata, as Cloud Elements' `GET /elements/{keyOrId}/metadata`.
+#[derive(Serialize, ToSchema)]
+pub struct MetadataBody {
+    id: i64,
+    key: String,
+    name: String,
+    description: String,
+    events: EventsBody,
+}
+
+impl From<&Element> for EventsBody {
+    fn from(element: &Element) -> Self {
+        Self {
+            supported: true,
+            methods: element.events.methods.iter().map(|m| m.as_str().to_string()).collect(),
+            default_method: element.events.default_method.as_str().to_string(),
+        }
+    }
+}
+
+impl From<&Element> for MetadataBody {
+    fn from(element: &Element) -> Self {
+        Self {
+            id: element.id,
+            key: element.key.clone(),
+            name: element.name.clone(),
+            description: element.description.clone(),
+            events: EventsBody::from(element),
+        }
+    }
+}
+
 impl From<&Element> for ElementBody {
     fn from(element: &Element) -> Self {
         Self {
@@ -78,11 +117,7 @@ impl From<&Element> for ElementBody {
             description: element.description.clone(),
             active: true,
             authentication: AuthenticationBody { kind: "oauth2".into() },
-            events: EventsBody {
-                supported: true,
-                methods: element.events.methods.iter().map(|m| m.as_str().to_string()).collect(),
-                default_method: element.events.default_method.as_str().to_string(),
-            },
+            events: EventsBody::from(element),
             configuration: element
                 .configuration
                 .iter()
@@ -114,11 +149,47 @@ pub fn find_element(state: &AppState, key_or_id: &str) -> Result<std::sync::Arc<
 /// List the elements.
 #[utoipa::path(get, path = "/elements", tag = "elements",
     responses(
-        (status = 200, body = Vec<ElementBody>),
+        (status = 200, body = Vec<ElementBody>, headers(("Elements-Returned-Count" = u32, description = "Elements listed"))),
         (status = 401, body = ErrorBody),
     ))]
-async fn list_elements(State(state): State<AppState>, _caller: Caller) -> Json<Vec<ElementBody>> {
-    Json(state.elements.all().map(|e| ElementBody::from(e.as_ref())).collect())
+async fn list_elements(State(state): State<AppState>, _caller: Caller) -> Listed<ElementBody> {
+    state.elements.all().map(|e| ElementBody::from(e.as_ref())).collect()
+}
+
+/// List the element keys (`["hootsuite"]`).
+#[utoipa::path(get, path = "/elements/keys", tag = "elements",
+    responses(
+        (status = 200, body = Vec<String>, headers(("Elements-Returned-Count" = u32, description = "Keys listed"))),
+        (status = 401, body = ErrorBody),
+    ))]
+async fn list_keys(State(state): State<AppState>, _caller: Caller) -> Listed<String> {
+    state.elements.all().map(|e| e.key.clone()).collect()
+}
+
+/// Every element's event metadata.
+#[utoipa::path(get, path = "/elements/metadata", tag = "elements",
+    responses(
+        (status = 200, body = Vec<MetadataBody>, headers(("Elements-Returned-Count" = u32, description = "Elements listed"))),
+        (status = 401, body = ErrorBody),
+    ))]
+async fn list_metadata(State(state): State<AppState>, _caller: Caller) -> Listed<MetadataBody> {
+    state.elements.all().map(|e| MetadataBody::from(e.as_ref())).collect()
+}
+
+/// One element's event metadata, by key or id.
+#[utoipa::path(get, path = "/elements/{keyOrId}/metadata", tag = "elements",
+    params(("keyOrId" = String, Path, description = "Element key or numeric id")),
+    responses(
+        (status = 200, body = MetadataBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+async fn get_metadata(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(key_or_id): Path<String>,
+) -> Result<Json<MetadataBody>, ApiError> {
+    Ok(Json(MetadataBody::from(find_element(&state, &key_or_id)?.as_ref())))
 }
 
 /// Get one element by key (`hootsuite`) or id.

@@ -1,13 +1,16 @@
 //! `/instances/{id}/events`: the event log (what arrived, what it became, every delivery
 //! attempt), replay, queued deliveries, the subscription, and the notification signing
 //! secret. The Element-token forms (`/instances/events…`) read the token's own instance.
+//!
+//! An event's `status` is Cloud Elements' (`NEW`, `RECEIVED`, `DISPATCHED`, `CONSUMED`,
+//! `NOTIFIED`: its clients validate against that enum); the hub's own, finer one is in
+//! `statusDetail`. See [`CloudElementsStatus::of`] for how one maps onto the other.
 
 use std::time::Duration;
 
 use axum::{
     Json,
     extract::{Query, State, rejection::QueryRejection},
-    http::{HeaderMap, HeaderValue},
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,6 +23,7 @@ use super::{
     error::{ApiError, ErrorBody},
     extract::{ApiPath, Describe},
     instances::iso,
+    paging::{Listed, PageKey, PageQuery, PageRequest},
 };
 use crate::{
     app::AppState,
@@ -30,8 +34,8 @@ use crate::{
 
 /// A rotated-out signing secret keeps signing this long.
 const SECRET_GRACE: Duration = Duration::from_secs(24 * 3600);
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 500;
+/// Events read at a time by a window replay.
+const REPLAY_PAGE: u32 = 500;
 /// The most events one window replay sends again.
 const MAX_REPLAY: usize = 10_000;
 
@@ -65,20 +69,87 @@ impl Describe for EventId {
     const WHAT: &'static str = "event id (a UUID)";
 }
 
+/// The event log pages newest first, by event id (time-ordered).
+impl PageKey for EventId {
+    const LIST: &'static str = "events";
+
+    /// Before page tokens, `nextPage` was the id of the last event shown.
+    fn legacy(token: &str) -> Option<Self> {
+        token.parse().ok()
+    }
+}
+
+/// An event's status as Cloud Elements named it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CloudElementsStatus {
+    New,
+    Received,
+    Dispatched,
+    Consumed,
+    Notified,
+}
+
+impl CloudElementsStatus {
+    const ALL: [Self; 5] = [
+        Self::New,
+        Self::Received,
+        Self::Dispatched,
+        Self::Consumed,
+        Self::Notified,
+    ];
+
+    /// Cloud Elements' event went `NEW` (stored as it came), `RECEIVED` (taken in),
+    /// `DISPATCHED` (handed to the notification service), `NOTIFIED` (delivered), or
+    /// `CONSUMED` (taken in with nothing to notify). The hub stores an event only once it is
+    /// normalized, so none is ever `NEW`; one whose notifications are not sent yet (or wait
+    /// for a callback URL) is `RECEIVED`; one being retried, parked or out of retries was
+    /// dispatched but is not notified; pings, duplicates and events of a disabled instance
+    /// are consumed.
+    pub fn of(status: EventStatus) -> Self {
+        match status {
+            EventStatus::Received | EventStatus::Held => Self::Received,
+            EventStatus::Dispatched | EventStatus::Queued | EventStatus::Failed => Self::Dispatched,
+            EventStatus::Notified => Self::Notified,
+            EventStatus::Ignored | EventStatus::Duplicate => Self::Consumed,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "NEW",
+            Self::Received => "RECEIVED",
+            Self::Dispatched => "DISPATCHED",
+            Self::Consumed => "CONSUMED",
+            Self::Notified => "NOTIFIED",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// The hub's statuses this one stands for.
+    fn members(self) -> Vec<EventStatus> {
+        EventStatus::ALL
+            .iter()
+            .copied()
+            .filter(|s| Self::of(*s) == self)
+            .collect()
+    }
+}
+
 #[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// received, ignored, duplicate, dispatched, notified, failed or queued.
+    /// A Cloud Elements status (NEW, RECEIVED, DISPATCHED, CONSUMED, NOTIFIED), or one of
+    /// the hub's (received, held, dispatched, notified, failed, queued, ignored, duplicate).
     status: Option<String>,
     /// Only events received at or after this time (ISO-8601).
     from: Option<String>,
     /// Only events received at or before this time (ISO-8601).
     to: Option<String>,
-    /// Events per page (1 to 500, default 50).
-    page_size: Option<u32>,
-    /// The `Elements-Next-Page-Token` of the previous page.
-    next_page: Option<String>,
 }
 
 /// One event in the log.
@@ -90,9 +161,13 @@ pub struct EventBody {
     /// When the hub received it.
     event_date: String,
     updated_date: String,
-    /// received, ignored, duplicate, dispatched, notified, failed or queued.
-    status: &'static str,
-    /// Why it was ignored, queued or is a duplicate.
+    /// Cloud Elements' status.
+    status: CloudElementsStatus,
+    /// The hub's own: received (notifications not sent yet), held (they wait for a callback
+    /// URL), dispatched (being retried), notified, failed (out of retries), queued (parked),
+    /// ignored or duplicate (nothing to send).
+    status_detail: &'static str,
+    /// Why it was ignored, held, queued or is a duplicate.
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<String>,
     /// webhook or polling.
@@ -119,7 +194,7 @@ pub struct DeliveryBody {
     /// Also its webhook-id and Elements-Webhook-Id.
     id: String,
     event_id: String,
-    /// pending, inflight, delivered, failed or queued.
+    /// pending, inflight, delivered, failed, queued or held (waiting for a callback URL).
     status: &'static str,
     attempts: u32,
     next_attempt_date: Option<String>,
@@ -148,7 +223,8 @@ fn event_body(event: &EventRecord, detail: Option<Vec<DeliveryRecord>>) -> Event
         instance_id: event.instance.get(),
         event_date: iso(event.received_at),
         updated_date: iso(event.updated_at),
-        status: event.status.as_str(),
+        status: CloudElementsStatus::of(event.status),
+        status_detail: event.status.as_str(),
         note: event.note.clone(),
         source: event.source.as_str(),
         events: serde_json::from_str(&event.normalized).unwrap_or(Value::Null),
@@ -198,32 +274,26 @@ fn time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiErr
         .transpose()
 }
 
+/// The hub's statuses a `status` filter asks for: one of its own, or those a Cloud Elements
+/// status stands for.
+fn statuses(text: &str) -> Result<Vec<EventStatus>, ApiError> {
+    EventStatus::parse(text)
+        .map(|status| vec![status])
+        .or_else(|| CloudElementsStatus::parse(text).map(CloudElementsStatus::members))
+        .ok_or_else(|| {
+            let theirs: Vec<&str> = CloudElementsStatus::ALL.iter().map(|s| s.as_str()).collect();
+            let ours: Vec<&str> = EventStatus::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::BadRequest(format!(
+                "status must be one of {} (Cloud Elements') or {} (the hub's), got {text:?}.",
+                theirs.join(", "),
+                ours.join(", ")
+            ))
+        })
+}
+
 fn query_of(query: Result<Query<ListQuery>, QueryRejection>) -> Result<EventQuery, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(format!("Invalid query string: {}.", e.body_text())))?;
-    let status = query
-        .status
-        .as_deref()
-        .map(|s| {
-            EventStatus::parse(s).ok_or_else(|| {
-                let known: Vec<&str> = EventStatus::ALL.iter().map(|s| s.as_str()).collect();
-                ApiError::BadRequest(format!("status must be one of {}, got {s:?}.", known.join(", ")))
-            })
-        })
-        .transpose()?;
-    let limit = query.page_size.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::BadRequest(format!(
-            "pageSize must be 1 to {MAX_PAGE}, got {limit}."
-        )));
-    }
-    let before = query
-        .next_page
-        .as_deref()
-        .map(|t| {
-            t.parse::<EventId>()
-                .map_err(|_| ApiError::BadRequest(format!("nextPage {t:?} is not a page token from this API.")))
-        })
-        .transpose()?;
+    let statuses = query.status.as_deref().map(statuses).transpose()?;
     let (from, to) = (time("from", query.from.as_deref())?, time("to", query.to.as_deref())?);
     if let (Some(from), Some(to)) = (from, to)
         && to < from
@@ -231,11 +301,10 @@ fn query_of(query: Result<Query<ListQuery>, QueryRejection>) -> Result<EventQuer
         return Err(ApiError::BadRequest("to must not be before from.".into()));
     }
     Ok(EventQuery {
-        status,
+        statuses,
         from,
         to,
-        before,
-        limit,
+        ..EventQuery::default()
     })
 }
 
@@ -243,47 +312,62 @@ async fn list(
     state: &AppState,
     caller: &Caller,
     in_path: Option<InstanceId>,
-    query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<(HeaderMap, Json<Vec<EventBody>>), ApiError> {
+    filter: Result<Query<ListQuery>, QueryRejection>,
+    page: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Listed<EventBody>, ApiError> {
     let id = caller.instance(in_path)?;
-    let query = query_of(query)?;
+    let filter = query_of(filter)?;
+    let page = PageRequest::<EventId>::parse(page)?;
     state.instances.get(caller.org(), id).await?;
-    let events = state.store.list_events(caller.org(), id, &query).await?;
-    let mut headers = HeaderMap::new();
-    if events.len() == query.limit as usize
-        && let Some(last) = events.last()
-    {
-        headers.insert(
-            "Elements-Next-Page-Token",
-            HeaderValue::from_str(&last.id.to_string()).expect("ids are header-safe"),
-        );
-    }
-    Ok((headers, Json(events.iter().map(|e| event_body(e, None)).collect())))
+    let org = caller.org();
+    let listed = page
+        .fetch(
+            |before, limit| {
+                let (store, query) = (
+                    state.store.clone(),
+                    EventQuery {
+                        before,
+                        limit,
+                        ..filter.clone()
+                    },
+                );
+                async move { Ok(store.list_events(org, id, &query).await?) }
+            },
+            |event| event.id,
+        )
+        .await?;
+    Ok(listed.map(|event| event_body(&event, None)))
 }
 
-/// List an instance's events, newest first; the `Elements-Next-Page-Token` response header
-/// fetches the next page.
-#[utoipa::path(get, path = "/instances/{id}/events", tag = "events", params(("id" = i64, Path), ListQuery),
-    responses((status = 200, body = Vec<EventBody>, headers(("Elements-Next-Page-Token" = String))),
+/// List an instance's events, newest first, a page at a time (`pageSize`, `nextPage`, `page`).
+#[utoipa::path(get, path = "/instances/{id}/events", tag = "events", params(("id" = i64, Path), ListQuery, PageQuery),
+    responses((status = 200, body = Vec<EventBody>, headers(
+            ("Elements-Returned-Count" = u32, description = "Events in this page"),
+            ("Elements-Next-Page-Token" = String, description = "The next page's nextPage; absent on the last page"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_events(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<InstanceId>,
-    query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<(HeaderMap, Json<Vec<EventBody>>), ApiError> {
-    list(&state, &caller, Some(id), query).await
+    filter: Result<Query<ListQuery>, QueryRejection>,
+    page: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Listed<EventBody>, ApiError> {
+    list(&state, &caller, Some(id), filter, page).await
 }
 
-/// List the events of the element token's instance.
-#[utoipa::path(get, path = "/instances/events", tag = "events", params(ListQuery),
-    responses((status = 200, body = Vec<EventBody>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+/// List the events of the element token's instance, newest first, a page at a time.
+#[utoipa::path(get, path = "/instances/events", tag = "events", params(ListQuery, PageQuery),
+    responses((status = 200, body = Vec<EventBody>, headers(
+            ("Elements-Returned-Count" = u32, description = "Events in this page"),
+            ("Elements-Next-Page-Token" = String, description = "The next page's nextPage; absent on the last page"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn list_own_events(
     State(state): State<AppState>,
     caller: Caller,
-    query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<(HeaderMap, Json<Vec<EventBody>>), ApiError> {
-    list(&state, &caller, None, query).await
+    filter: Result<Query<ListQuery>, QueryRejection>,
+    page: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Listed<EventBody>, ApiError> {
+    list(&state, &caller, None, filter, page).await
 }
 
 async fn detail(
@@ -409,7 +493,7 @@ async fn replay_window(
     let mut query = EventQuery {
         from,
         to,
-        limit: MAX_PAGE,
+        limit: REPLAY_PAGE,
         ..Default::default()
     };
     let (mut events, mut notifications) = (0, 0);
@@ -429,7 +513,7 @@ async fn replay_window(
             }
         }
         match page.last() {
-            Some(last) if page.len() == MAX_PAGE as usize && events < MAX_REPLAY => query.before = Some(last.id),
+            Some(last) if page.len() == REPLAY_PAGE as usize && events < MAX_REPLAY => query.before = Some(last.id),
             _ => break,
         }
     }
@@ -439,33 +523,34 @@ async fn replay_window(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
-    /// queued (the default), failed, pending, inflight or delivered.
+    /// queued (the default), held, failed, pending, inflight or delivered.
     status: Option<String>,
 }
 
 /// List an instance's deliveries in one status (queued by default), with their notification
 /// bodies: a client that parks failed deliveries pulls them here.
 #[utoipa::path(get, path = "/instances/{id}/events/deliveries", tag = "events", params(("id" = i64, Path), DeliveriesQuery),
-    responses((status = 200, body = Vec<DeliveryBody>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<DeliveryBody>, headers(("Elements-Returned-Count" = u32, description = "Deliveries listed"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_deliveries(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<InstanceId>,
     query: Result<Query<DeliveriesQuery>, QueryRejection>,
-) -> Result<Json<Vec<DeliveryBody>>, ApiError> {
+) -> Result<Listed<DeliveryBody>, ApiError> {
     let id = caller.instance(Some(id))?;
     let Query(query) = query.map_err(|e| ApiError::BadRequest(format!("Invalid query string: {}.", e.body_text())))?;
     let status = match query.status.as_deref() {
         None => DeliveryStatus::Queued,
         Some(text) => DeliveryStatus::parse(text).ok_or_else(|| {
             ApiError::BadRequest(format!(
-                "status must be queued, failed, pending, inflight or delivered, got {text:?}."
+                "status must be queued, held, failed, pending, inflight or delivered, got {text:?}."
             ))
         })?,
     };
     state.instances.get(caller.org(), id).await?;
     let deliveries = state.store.list_deliveries(caller.org(), id, status, 1000).await?;
-    Ok(Json(deliveries.iter().map(delivery_body).collect()))
+    Ok(deliveries.iter().map(delivery_body).collect())
 }
 
 #[derive(Serialize, ToSchema)]
@@ -609,4 +694,34 @@ async fn get_poller(
         last_error: status.last_error,
         paused_reason: status.paused_reason,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_cloud_elements_status_stands_for_some_of_the_hubs() {
+        use EventStatus::*;
+        let members = |status| CloudElementsStatus::members(status);
+        assert_eq!(members(CloudElementsStatus::New), []);
+        assert_eq!(members(CloudElementsStatus::Received), [Received, Held]);
+        assert_eq!(members(CloudElementsStatus::Dispatched), [Dispatched, Failed, Queued]);
+        assert_eq!(members(CloudElementsStatus::Consumed), [Ignored, Duplicate]);
+        assert_eq!(members(CloudElementsStatus::Notified), [Notified]);
+        assert_eq!(
+            serde_json::to_string(&CloudElementsStatus::Consumed).unwrap(),
+            "\"CONSUMED\""
+        );
+    }
+
+    #[test]
+    fn status_filters_take_either_spelling_exactly() {
+        assert_eq!(statuses("DISPATCHED").unwrap().len(), 3);
+        assert_eq!(statuses("queued").unwrap(), [EventStatus::Queued]);
+        assert!(statuses("NEW").unwrap().is_empty());
+        for bad in ["Notified", "notified ", "lost", ""] {
+            assert!(statuses(bad).is_err(), "{bad:?}");
+        }
+    }
 }

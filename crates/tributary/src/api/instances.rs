@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use axum::{
     Json,
-    extract::{Path, Query, RawQuery, State},
+    extract::{Path, Query, RawQuery, State, rejection::QueryRejection},
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::SecondsFormat;
@@ -23,6 +23,7 @@ use super::{
     elements::find_element,
     error::{ApiError, ErrorBody},
     extract::{ApiJson, ApiPath, Describe},
+    paging::{Listed, PageKey, PageQuery, PageRequest},
 };
 use crate::{
     app::AppState,
@@ -32,7 +33,7 @@ use crate::{
         InstanceName, InstanceUpdate, NewInstanceRequest, Tags, config_entry,
         configuration::{CALLBACK_URL, ConfigInput, EVENTS_ENABLED, MASK, Mode, plain_value},
     },
-    store::{InstanceRecord, StoredValue},
+    store::{InstanceQuery, InstanceRecord, StoredValue, Timestamp, from_millis, to_millis},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -95,7 +96,11 @@ pub struct InstanceInput {
     /// Configuration values by key; see `GET /elements/{keyOrId}` for the keys.
     #[schema(value_type = Object)]
     configuration: Option<Map<String, Value>>,
+    /// Labels to find the instance by; an instance created without tags is tagged with its
+    /// name. Cleaned like the name.
     tags: Option<Vec<String>>,
+    /// Plain text: markup is stripped (its text kept) and control and format characters
+    /// (bidi overrides, zero-width characters) removed.
     name: Option<String>,
     #[serde(flatten)]
     #[schema(ignore)]
@@ -382,11 +387,13 @@ async fn create(
         )
     })?;
     let element = find_element(state, &key)?;
+    let name = input
+        .name()?
+        .ok_or_else(|| ApiError::BadRequest("name is required: a name for the new instance.".into()))?;
     let request = NewInstanceRequest {
-        name: input
-            .name()?
-            .ok_or_else(|| ApiError::BadRequest("name is required: a name for the new instance.".into()))?,
-        tags: input.tags()?.unwrap_or_default(),
+        // Cloud Elements tagged an instance created without tags with its name.
+        tags: input.tags()?.unwrap_or_else(|| Tags::of_name(&name)),
+        name,
         config: input.config(&element)?,
         code: input.code()?,
         element,
@@ -450,28 +457,67 @@ pub struct ListQuery {
     tags: Option<Vec<String>>,
 }
 
-/// List the organization's instances (an element token sees only its own).
-#[utoipa::path(get, path = "/instances", tag = "instances", params(ListQuery),
-    responses((status = 200, body = Vec<InstanceBody>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+/// Where `GET /instances` is: the last instance shown, by creation time (milliseconds) and id.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct InstanceKey(i64, InstanceId);
+
+impl PageKey for InstanceKey {
+    const LIST: &'static str = "instances";
+}
+
+impl InstanceKey {
+    fn of(instance: &InstanceRecord) -> Self {
+        Self(to_millis(instance.created_at), instance.id)
+    }
+
+    fn position(&self) -> Result<(Timestamp, InstanceId), ApiError> {
+        let created = from_millis(self.0)
+            .map_err(|_| ApiError::BadRequest("nextPage is not a page token of this list.".into()))?;
+        Ok((created, self.1))
+    }
+}
+
+/// List the organization's instances in creation order, a page at a time (an element token
+/// sees only its own).
+#[utoipa::path(get, path = "/instances", tag = "instances", params(ListQuery, PageQuery),
+    responses((status = 200, body = Vec<InstanceBody>, headers(
+            ("Elements-Returned-Count" = u32, description = "Instances in this page"),
+            ("Elements-Next-Page-Token" = String, description = "The next page's nextPage; absent on the last page"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn list_instances(
     State(state): State<AppState>,
     caller: Caller,
     RawQuery(query): RawQuery,
-) -> Result<Json<Vec<InstanceBody>>, ApiError> {
+    page: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Listed<InstanceBody>, ApiError> {
     let wanted: Vec<String> = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .filter(|(key, _)| key == "tags[]" || key == "tags")
         .map(|(_, value)| value.into_owned())
         .collect();
-    let tags = Tags::parse(&wanted).map_err(|e| ApiError::BadRequest(format!("{e}.")))?;
-    let mut instances = state.instances.list(caller.org(), &tags).await?;
-    if let Some(own) = caller.only_instance() {
-        instances.retain(|i| i.id == own);
-    }
-    instances
-        .iter()
-        .map(|i| view(&state, i))
-        .collect::<Result<_, _>>()
-        .map(Json)
+    let tags = Tags::parse(&wanted)
+        .map_err(|e| ApiError::BadRequest(format!("{e}.")))?
+        .into_vec();
+    let page = PageRequest::<InstanceKey>::parse(page)?;
+    let (org, only) = (caller.org(), caller.only_instance());
+    let listed = page
+        .fetch(
+            |after, limit| {
+                let store = state.store.clone();
+                let tags = tags.clone();
+                async move {
+                    let query = InstanceQuery {
+                        tags,
+                        only,
+                        after: after.as_ref().map(InstanceKey::position).transpose()?,
+                        limit,
+                    };
+                    Ok(store.list_instances(org, &query).await?)
+                }
+            },
+            InstanceKey::of,
+        )
+        .await?;
+    listed.try_map(|instance| view(&state, &instance))
 }
 
 /// Get an instance.
@@ -603,29 +649,32 @@ async fn configuration(
     state: &AppState,
     caller: &Caller,
     in_path: Option<InstanceId>,
-) -> Result<Json<Vec<ConfigEntryBody>>, ApiError> {
+) -> Result<Listed<ConfigEntryBody>, ApiError> {
     let id = caller.instance(in_path)?;
-    Ok(Json(config_view(state, &state.instances.get(caller.org(), id).await?)?))
+    let instance = state.instances.get(caller.org(), id).await?;
+    Ok(config_view(state, &instance)?.into_iter().collect())
 }
 
 /// List an instance's configuration entries.
 #[utoipa::path(get, path = "/instances/{id}/configuration", tag = "configuration", params(("id" = i64, Path)),
-    responses((status = 200, body = Vec<ConfigEntryBody>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<ConfigEntryBody>, headers(("Elements-Returned-Count" = u32, description = "Entries listed"))),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_configuration(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<InstanceId>,
-) -> Result<Json<Vec<ConfigEntryBody>>, ApiError> {
+) -> Result<Listed<ConfigEntryBody>, ApiError> {
     configuration(&state, &caller, Some(id)).await
 }
 
 /// List the configuration entries of the element token's instance.
 #[utoipa::path(get, path = "/instances/configuration", tag = "configuration",
-    responses((status = 200, body = Vec<ConfigEntryBody>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Vec<ConfigEntryBody>, headers(("Elements-Returned-Count" = u32, description = "Entries listed"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn get_own_configuration(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Vec<ConfigEntryBody>>, ApiError> {
+) -> Result<Listed<ConfigEntryBody>, ApiError> {
     configuration(&state, &caller, None).await
 }
 

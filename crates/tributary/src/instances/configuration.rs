@@ -106,7 +106,9 @@ pub struct Plan {
 }
 
 /// Applies `input` to the `stored` entries of instance `id`, sealing secrets, and checks the
-/// result as a whole: required keys present, a callback URL when events are on.
+/// result as a whole: required keys present, a poller for polling. Events may be on without
+/// a callback URL, as Cloud Elements allowed (the seed's flow sets it last): their
+/// notifications are held until one is set.
 pub fn plan(
     element: &Element,
     cipher: &Cipher,
@@ -175,12 +177,6 @@ pub fn plan(
         return Err(ConfigError::Invalid {
             key: POLLER_CONFIGURATION.into(),
             reason: format!("required for polling: {} has no default poller", element.name),
-        });
-    }
-    if plain.get(EVENTS_ENABLED).map(String::as_str) == Some("true") && !plain.contains_key(CALLBACK_URL) {
-        return Err(ConfigError::Invalid {
-            key: CALLBACK_URL.into(),
-            reason: format!("required when {EVENTS_ENABLED} is true: the URL that receives your events"),
         });
     }
     Ok(Plan { entries, plain })
@@ -559,7 +555,7 @@ mod tests {
     }
 
     #[test]
-    fn events_need_a_callback_url() {
+    fn events_may_be_on_before_a_callback_url() {
         let element = hootsuite();
         let cipher = Cipher::new(&MasterKey::generate());
         let mut config = seed_config();
@@ -567,7 +563,7 @@ mod tests {
             .as_object_mut()
             .unwrap()
             .remove("event.notification.callback.url");
-        let err = plan(
+        let plan = plan(
             &element,
             &cipher,
             InstanceId::random(),
@@ -575,12 +571,9 @@ mod tests {
             &input(config).unwrap(),
             Mode::Replace,
         )
-        .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("event.notification.callback.url: required when"),
-            "{err}"
-        );
+        .unwrap();
+        assert_eq!(plan.plain[EVENTS_ENABLED], "true");
+        assert!(!plan.plain.contains_key(CALLBACK_URL));
     }
 
     #[test]

@@ -7,12 +7,14 @@
 //! provider granted a token that works.
 
 pub mod configuration;
+pub mod label;
 pub mod sealing;
 
 use std::sync::Arc;
 
 use secrecy::SecretString;
 
+pub use self::label::{InstanceName, Tags};
 use self::{
     configuration::{CALLBACK_URL, ConfigError, ConfigInput, Mode, OAUTH_CALLBACK_URL},
     sealing::{Field, SecretError},
@@ -30,10 +32,6 @@ use crate::{
     },
     store::{self, ConfigEntry, InstanceChange, InstanceRecord, NewInstance, Store, StoreError, User},
 };
-
-const MAX_NAME: usize = 255;
-const MAX_TAG: usize = 128;
-const MAX_TAGS: usize = 50;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstanceError {
@@ -67,58 +65,6 @@ impl From<SecretError> for InstanceError {
             SecretError::Crypto(e) => InstanceError::Crypto(e),
         }
     }
-}
-
-/// An instance name: trimmed, without markup or control characters, 1 to 255 characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstanceName(String);
-
-impl InstanceName {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let clean = clean_label(text).map_err(|e| format!("name: {e}"))?;
-        match clean.chars().count() {
-            0 => Err("name must not be empty".into()),
-            n if n > MAX_NAME => Err(format!("name: at most {MAX_NAME} characters allowed, got {n}")),
-            _ => Ok(Self(clean)),
-        }
-    }
-}
-
-/// Instance tags: cleaned like names, without duplicates, in the caller's order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Tags(Vec<String>);
-
-impl Tags {
-    pub fn parse(tags: &[String]) -> Result<Self, String> {
-        if tags.len() > MAX_TAGS {
-            return Err(format!("tags: at most {MAX_TAGS} tags allowed, got {}", tags.len()));
-        }
-        let mut clean = Vec::with_capacity(tags.len());
-        for tag in tags {
-            let tag = clean_label(tag).map_err(|e| format!("tags: {e}"))?;
-            let length = tag.chars().count();
-            if length == 0 || length > MAX_TAG {
-                return Err(format!("tags: each tag needs 1 to {MAX_TAG} characters, got {length}"));
-            }
-            if !clean.contains(&tag) {
-                clean.push(tag);
-            }
-        }
-        Ok(Self(clean))
-    }
-}
-
-/// Refuses markup and control characters, so labels are safe to show in a console and to
-/// write to logs. Cloud Elements strips tags instead (`<a>x</a>` becomes `x`); refusing says
-/// so, where stripping would silently store something other than what was sent.
-fn clean_label(text: &str) -> Result<String, String> {
-    if text.chars().any(char::is_control) {
-        return Err("control characters (such as line breaks) are not allowed".into());
-    }
-    if text.contains(['<', '>']) {
-        return Err("markup is not allowed: remove the < and > characters".into());
-    }
-    Ok(text.trim().to_string())
 }
 
 pub struct NewInstanceRequest {
@@ -241,13 +187,6 @@ impl Instances {
             .get_instance(org, id)
             .await?
             .ok_or(InstanceError::NotFound(id))
-    }
-
-    /// The organization's instances carrying every one of `tags`.
-    pub async fn list(&self, org: OrgId, tags: &Tags) -> Result<Vec<InstanceRecord>, InstanceError> {
-        let mut instances = self.store.list_instances(org).await?;
-        instances.retain(|i| tags.0.iter().all(|t| i.tags.contains(t)));
-        Ok(instances)
     }
 
     /// Applies a partial (PATCH) or full (PUT) update, re-authenticating when a code is given.
@@ -429,46 +368,4 @@ pub fn config_entry(instance: &InstanceRecord, id: ConfigEntryId) -> Result<&Con
         .iter()
         .find(|e| e.id == id)
         .ok_or(InstanceError::ConfigEntryNotFound(instance.id, id))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_trimmed_checked_and_bounded() {
-        assert_eq!(InstanceName::parse("  API Instance ").unwrap().0, "API Instance");
-        assert_eq!(
-            InstanceName::parse("O'Brien's \"prod\" — 日本").unwrap().0,
-            "O'Brien's \"prod\" — 日本"
-        );
-        for markup in ["<a href=\"x\">churros-xss</a>", "<script>alert(1)</script>", "1 < 2"] {
-            assert!(
-                InstanceName::parse(markup)
-                    .unwrap_err()
-                    .contains("markup is not allowed"),
-                "{markup}"
-            );
-        }
-        assert!(InstanceName::parse("   ").unwrap_err().contains("must not be empty"));
-        assert!(
-            InstanceName::parse("a\r\nb")
-                .unwrap_err()
-                .contains("control characters")
-        );
-        assert!(
-            InstanceName::parse(&"x".repeat(256))
-                .unwrap_err()
-                .contains("at most 255")
-        );
-    }
-
-    #[test]
-    fn tags_are_cleaned_and_deduplicated() {
-        let tags = Tags::parse(&["Docs".into(), " Docs ".into(), "prod".into()]).unwrap();
-        assert_eq!(tags.0, vec!["Docs".to_string(), "prod".to_string()]);
-        assert!(Tags::parse(&["<i>prod</i>".into()]).is_err());
-        assert!(Tags::parse(&["".into()]).is_err());
-        assert!(Tags::parse(&vec!["t".to_string(); 51]).is_err());
-    }
 }

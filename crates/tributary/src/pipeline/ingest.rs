@@ -3,7 +3,8 @@
 //!
 //! Here the hub decides what an event is worth: ignored (a ping, a disabled instance,
 //! events turned off), a duplicate (every item delivered before), or notifications to send
-//! (or to park, while the instance's subscription is off).
+//! (or to park, while the instance's subscription is off, or to hold until it has a callback
+//! URL: events may be turned on before there is one, as the seed's flow does).
 
 use std::{collections::HashSet, sync::Arc};
 
@@ -16,7 +17,7 @@ use super::{
 };
 use crate::{
     ids::EventId,
-    instances::configuration::{EVENTS_ENABLED, plain_value},
+    instances::configuration::{CALLBACK_URL, EVENTS_ENABLED, plain_value},
     metrics::Metrics,
     store::{
         DeliveryStart, EventRecord, EventSource, EventStatus, EventTarget, NewDelivery, NewEvent, Recorded, Store,
@@ -184,27 +185,33 @@ pub fn prepare(arrival: &Arrival<'_>, delivered_before: &HashSet<String>) -> New
         ),
         None => {
             let events: Vec<NormalizedEvent> = fresh.iter().map(|(_, e)| (*e).clone()).collect();
-            let parked = !target.subscription_active;
+            // Stored parked at once rather than claimed only to be parked. (A URL set since
+            // this view of the instance was read releases held ones as they are stored.)
+            let (start, status, note) = if !target.subscription_active {
+                (
+                    DeliveryStart::Queued,
+                    EventStatus::Queued,
+                    Some("the subscription is deactivated; reactivate it to deliver".to_string()),
+                )
+            } else if plain_value(&target.config, CALLBACK_URL).is_none() {
+                (
+                    DeliveryStart::Held,
+                    EventStatus::Held,
+                    Some(format!(
+                        "arrived with no {CALLBACK_URL} set: notifications held until one is"
+                    )),
+                )
+            } else {
+                (DeliveryStart::Due(arrival.received_at), EventStatus::Received, None)
+            };
             let deliveries = notification::build(target, id, arrival.source, arrival.raw, &events, arrival.received_at)
                 .into_iter()
                 .map(|n| NewDelivery {
                     id: n.id,
                     payload: n.payload,
-                    start: if parked {
-                        DeliveryStart::Queued
-                    } else {
-                        DeliveryStart::Due(arrival.received_at)
-                    },
+                    start: start.clone(),
                 })
                 .collect();
-            let (status, note) = if parked {
-                (
-                    EventStatus::Queued,
-                    Some("the subscription is deactivated; reactivate it to deliver".to_string()),
-                )
-            } else {
-                (EventStatus::Received, None)
-            };
             (
                 status,
                 note,

@@ -1,6 +1,7 @@
 //! The event log's retention: events older than the configured number of days are deleted,
 //! with their deliveries and attempts, once their notifications are settled. Events still
-//! waiting (pending, queued) are kept however old they are: nothing undelivered is dropped.
+//! waiting (pending, queued, held) are kept however old they are: nothing undelivered is
+//! dropped.
 
 use std::{sync::Arc, time::Duration};
 

@@ -209,6 +209,18 @@ pub struct InstanceChange {
     pub polling: Option<Option<std::time::Duration>>,
 }
 
+/// Which instances to list, in creation order.
+#[derive(Debug, Clone, Default)]
+pub struct InstanceQuery {
+    /// Only instances carrying every one of these tags.
+    pub tags: Vec<String>,
+    /// Only this one (an element token's own instance).
+    pub only: Option<InstanceId>,
+    /// Only instances after this one (created at, id): the page cursor.
+    pub after: Option<(Timestamp, InstanceId)>,
+    pub limit: u32,
+}
+
 /// Who is calling, once their credentials are resolved.
 #[derive(Debug, Clone)]
 pub struct InstanceCaller {
@@ -293,6 +305,8 @@ text_enum!(
     EventStatus {
         /// Stored with notifications not yet attempted.
         Received = "received",
+        /// Its notifications wait for the instance to have a callback URL.
+        Held = "held",
         /// Recorded, not forwarded: a ping, a disabled instance, events turned off.
         Ignored = "ignored",
         /// Every item was delivered before (same sequence numbers).
@@ -315,7 +329,11 @@ text_enum!(
         Inflight = "inflight",
         Delivered = "delivered",
         Failed = "failed",
+        /// Parked until someone releases it (the queue failure policy, a deactivated
+        /// subscription).
         Queued = "queued",
+        /// Parked until the instance has a callback URL, and released as soon as it has.
+        Held = "held",
     }
 );
 
@@ -351,6 +369,8 @@ pub enum DeliveryStart {
     Due(Timestamp),
     /// Parked until someone releases it.
     Queued,
+    /// Parked until the instance has a callback URL (see [`Store::update_instance`]).
+    Held,
     /// Claimed already for its first attempt by the worker `owner`, which hears of it in
     /// memory once it is stored. If that worker never sends it, the lease runs out and any
     /// worker claims it, as after a crash.
@@ -362,6 +382,7 @@ impl DeliveryStart {
         match self {
             DeliveryStart::Due(_) => DeliveryStatus::Pending,
             DeliveryStart::Queued => DeliveryStatus::Queued,
+            DeliveryStart::Held => DeliveryStatus::Held,
             DeliveryStart::Claimed { .. } => DeliveryStatus::Inflight,
         }
     }
@@ -391,6 +412,11 @@ impl NewEvent {
     pub fn awaits_claim(&self) -> bool {
         self.deliveries.iter().any(|d| matches!(d.start, DeliveryStart::Due(_)))
     }
+
+    /// Whether it holds deliveries until its instance has a callback URL.
+    pub fn holds(&self) -> bool {
+        self.deliveries.iter().any(|d| d.start == DeliveryStart::Held)
+    }
 }
 
 /// How storing an event went.
@@ -418,7 +444,8 @@ pub struct EventRecord {
 /// Which events to list, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {
-    pub status: Option<EventStatus>,
+    /// Only events in one of these statuses; `None` for all.
+    pub statuses: Option<Vec<EventStatus>>,
     pub from: Option<Timestamp>,
     pub to: Option<Timestamp>,
     /// Only events older than this one (the page cursor).
@@ -453,6 +480,8 @@ pub enum NextStep {
     RetryAt(Timestamp),
     Failed,
     Queued,
+    /// Not sent: the instance has no callback URL (any more); wait for one.
+    Held,
 }
 
 #[derive(Debug, Clone)]
@@ -569,8 +598,11 @@ pub trait Store: Send + Sync + 'static {
     /// Stores an instance with its configuration, tags and grant in one transaction.
     async fn insert_instance(&self, instance: &NewInstance) -> StoreResult<()>;
     async fn get_instance(&self, org: OrgId, id: InstanceId) -> StoreResult<Option<InstanceRecord>>;
-    async fn list_instances(&self, org: OrgId) -> StoreResult<Vec<InstanceRecord>>;
+    /// The organization's instances in creation order, from after `query.after`.
+    async fn list_instances(&self, org: OrgId, query: &InstanceQuery) -> StoreResult<Vec<InstanceRecord>>;
     /// Applies `change` atomically; false when the instance is not the organization's.
+    /// When the instance has a callback URL afterwards, its held deliveries are released in
+    /// the same transaction.
     async fn update_instance(
         &self,
         org: OrgId,
@@ -675,7 +707,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
 
     /// Deletes events received before `before` whose notifications are settled (delivered,
-    /// failed or none), at most `limit` of them; returns how many.
+    /// failed or none: not pending, in flight, queued or held), at most `limit` of them;
+    /// returns how many.
     async fn prune_events(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
 
     /// Takes up to `limit` instances whose poll is due (enabled, not paused) for `owner`.

@@ -31,6 +31,10 @@ impl Dialect for Postgres {
     /// Delivered to every listening node when the transaction commits.
     const ANNOUNCE_DELIVERIES: Option<&'static str> = Some("SELECT pg_notify('tributary_deliveries', '')");
     const CLAIMS_IN_GROUP_COMMIT: bool = false;
+    /// Transaction-scoped advisory locks, keyed by the instance id: they touch no row, so they
+    /// meet nothing but each other.
+    const SHARE_HOLDS: Option<&'static str> = Some("SELECT pg_advisory_xact_lock_shared($1)");
+    const LOCK_HOLDS: Option<&'static str> = Some("SELECT pg_advisory_xact_lock($1)");
 
     fn rows_affected(result: &PgQueryResult) -> u64 {
         result.rows_affected()

@@ -16,13 +16,14 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use super::{
     AccessGrant, AttemptRecord, ClaimedDelivery, ConfigEntry, DeliveryOutcome, DeliveryRecord, DeliveryStart,
     DeliveryStatus, EventQuery, EventRecord, EventSource, EventStatus, EventTarget, FailurePolicy, Grant,
-    InstanceCaller, InstanceChange, InstanceRecord, KnownObject, NewAttempt, NewDelivery, NewEvent, NewInstance,
-    NewOrganization, NewUser, NextStep, ObjectChange, Organization, PollClaim, PollCommit, PollStatus, Recorded,
-    RefreshClaim, Store, StoreError, StoreResult, StoredValue, Timestamp, User, from_millis, to_millis,
+    InstanceCaller, InstanceChange, InstanceQuery, InstanceRecord, KnownObject, NewAttempt, NewDelivery, NewEvent,
+    NewInstance, NewOrganization, NewUser, NextStep, ObjectChange, Organization, PollClaim, PollCommit, PollStatus,
+    Recorded, RefreshClaim, Store, StoreError, StoreResult, StoredValue, Timestamp, User, from_millis, to_millis,
 };
 use crate::{
     crypto::{CredentialHash, Sealed},
     ids::{ConfigEntryId, EventId, InstanceId, OrgId, UserId},
+    instances::configuration::CALLBACK_URL,
 };
 
 /// What differs between the SQL backends.
@@ -42,6 +43,13 @@ pub trait Dialect: Database {
     const CLAIMS_IN_GROUP_COMMIT: bool;
     /// Takes due polls: `$1` owner, `$2` lease end, `$3` now, `$4` limit.
     const CLAIM_POLLS: &'static str;
+    /// Taken first by a transaction that may hold deliveries of instance `$1`, shared with
+    /// others doing the same (see `Writes::share_holds`); none where transactions run one
+    /// at a time (SQLite's single writer).
+    const SHARE_HOLDS: Option<&'static str>;
+    /// Taken first by a configuration change of instance `$1`, which releases what is held:
+    /// alone, so it waits for the transactions sharing it, and they for it.
+    const LOCK_HOLDS: Option<&'static str>;
 
     fn rows_affected(result: &Self::QueryResult) -> u64;
 
@@ -298,20 +306,37 @@ const SIGNING_SECRET_INSERT: &str = "INSERT INTO signing_secrets (id, instance_i
      VALUES ($1, $2, $3, $4, NULL)";
 /// An event (`e`) as listed: its status and last change come from its deliveries, the one
 /// record of where its notifications stand, so that sending them never rewrites the (large)
-/// event row. Any failed → failed, any parked → queued, any attempted and still to go →
-/// dispatched, any not yet attempted → received, else notified. Ignored and duplicate events
-/// have no deliveries and keep the status they were stored with, as does an event whose
-/// deliveries are gone.
+/// event row. Any failed → failed, any parked → queued, any waiting for a callback URL →
+/// held, any attempted and still to go → dispatched, any not yet attempted → received, else
+/// notified. Ignored and duplicate events have no deliveries and keep the status they were
+/// stored with, as does an event whose deliveries are gone.
 const EVENT_COLUMNS: &str = "e.id, e.instance_id, e.source, e.note, e.received_at, e.raw, e.normalized, \
      CASE WHEN e.status IN ('ignored', 'duplicate') THEN e.status ELSE COALESCE((SELECT CASE MAX(CASE d.status \
-     WHEN 'failed' THEN 4 WHEN 'queued' THEN 3 WHEN 'inflight' THEN 2 \
+     WHEN 'failed' THEN 5 WHEN 'queued' THEN 4 WHEN 'held' THEN 3 WHEN 'inflight' THEN 2 \
      WHEN 'pending' THEN CASE WHEN d.attempts > 0 THEN 2 ELSE 1 END ELSE 0 END) \
-     WHEN 4 THEN 'failed' WHEN 3 THEN 'queued' WHEN 2 THEN 'dispatched' WHEN 1 THEN 'received' \
-     WHEN 0 THEN 'notified' END FROM deliveries d WHERE d.event_id = e.id), e.status) END AS status, \
+     WHEN 5 THEN 'failed' WHEN 4 THEN 'queued' WHEN 3 THEN 'held' WHEN 2 THEN 'dispatched' \
+     WHEN 1 THEN 'received' WHEN 0 THEN 'notified' END FROM deliveries d WHERE d.event_id = e.id), e.status) END AS status, \
      COALESCE((SELECT MAX(d.updated_at) FROM deliveries d WHERE d.event_id = e.id), e.updated_at) AS updated_at \
      FROM events e";
 const POLL_SCHEDULE: &str = "INSERT INTO poll_states (instance_id, interval_ms, next_poll_at, failures) \
      VALUES ($1, $2, $3, 0) ON CONFLICT (instance_id) DO UPDATE SET interval_ms = excluded.interval_ms";
+/// Makes the held deliveries of those of `instances` that have a callback URL pending, due
+/// at once; the statement's placeholders are bound as now, now, the instances, the key. By
+/// instance id alone: it runs after the instance was found to be the organization's (a
+/// configuration change), or for the pipeline, which addresses instances by id.
+pub(super) fn release_held<DB: Dialect>(instances: usize) -> String {
+    let p = DB::placeholder;
+    format!(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = {}, updated_at = {} WHERE status = 'held' \
+         AND instance_id IN ({}) AND EXISTS (SELECT 1 FROM instance_config c WHERE c.instance_id = deliveries.instance_id \
+         AND c.key = {} AND c.value IS NOT NULL)",
+        p(1),
+        p(2),
+        placeholder_list::<DB>(3, instances),
+        p(3 + instances)
+    )
+}
+
 /// Moves up to `$4` of an instance's queued deliveries back to pending, due at `$3`.
 pub(super) const RELEASE_QUEUED: &str = "UPDATE deliveries SET status = 'pending', next_attempt_at = $3, \
      updated_at = $3 WHERE id IN (SELECT id FROM deliveries WHERE org_id = $1 AND instance_id = $2 \
@@ -552,33 +577,75 @@ where
         Ok(Some(instance))
     }
 
-    async fn list_instances(&self, org: OrgId) -> StoreResult<Vec<InstanceRecord>> {
-        let rows = sqlx::query(instance_select!("WHERE i.org_id = $1 ORDER BY i.created_at, i.id"))
-            .bind(org.get())
-            .fetch_all(&self.reader)
-            .await?;
+    async fn list_instances(&self, org: OrgId, query: &InstanceQuery) -> StoreResult<Vec<InstanceRecord>> {
+        // Placeholders in the order they are bound: each condition is written only when it
+        // applies, so SQLite's anonymous ones line up.
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            DB::placeholder(n)
+        };
+        let mut sql = format!("{} WHERE i.org_id = {}", instance_select!(), next());
+        if query.only.is_some() {
+            sql += &format!(" AND i.id = {}", next());
+        }
+        if query.after.is_some() {
+            sql += &format!(
+                " AND (i.created_at > {} OR (i.created_at = {} AND i.id > {}))",
+                next(),
+                next(),
+                next()
+            );
+        }
+        for _ in &query.tags {
+            sql += &format!(
+                " AND EXISTS (SELECT 1 FROM instance_tags t WHERE t.instance_id = i.id AND t.tag = {})",
+                next()
+            );
+        }
+        sql += &format!(" ORDER BY i.created_at, i.id LIMIT {}", next());
+        let mut listing = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.get());
+        if let Some(only) = query.only {
+            listing = listing.bind(only.get());
+        }
+        if let Some((created, id)) = query.after {
+            listing = listing.bind(to_millis(created)).bind(to_millis(created)).bind(id.get());
+        }
+        for tag in &query.tags {
+            listing = listing.bind(tag.as_str());
+        }
+        let rows = listing.bind(i64::from(query.limit)).fetch_all(&self.reader).await?;
         let mut instances = rows.iter().map(instance_from).collect::<StoreResult<Vec<_>>>()?;
+        if instances.is_empty() {
+            return Ok(instances);
+        }
         let index: HashMap<i64, usize> = instances.iter().enumerate().map(|(at, i)| (i.id.get(), at)).collect();
-        let config = sqlx::query(
-            "SELECT c.instance_id, c.id, c.key, c.value, c.value_sealed FROM instance_config c \
-             JOIN instances i ON i.id = c.instance_id WHERE i.org_id = $1 ORDER BY c.key",
-        )
-        .bind(org.get())
-        .fetch_all(&self.reader)
-        .await?;
-        for row in &config {
+        let ids = placeholder_list::<DB>(2, instances.len());
+        let [config, tags] = [
+            format!(
+                "SELECT c.instance_id, c.id, c.key, c.value, c.value_sealed FROM instance_config c \
+                 JOIN instances i ON i.id = c.instance_id WHERE i.org_id = {} AND c.instance_id IN ({ids}) ORDER BY c.key",
+                DB::placeholder(1)
+            ),
+            format!(
+                "SELECT t.instance_id, t.tag FROM instance_tags t JOIN instances i ON i.id = t.instance_id \
+                 WHERE i.org_id = {} AND t.instance_id IN ({ids}) ORDER BY t.position",
+                DB::placeholder(1)
+            ),
+        ]
+        .map(|sql| {
+            instances
+                .iter()
+                .fold(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.get()), |query, i| {
+                    query.bind(i.id.get())
+                })
+        });
+        for row in &config.fetch_all(&self.reader).await? {
             if let Some(&at) = index.get(&row.int("instance_id")?) {
                 instances[at].config.push(config_entry_from(row)?);
             }
         }
-        let tags = sqlx::query(
-            "SELECT t.instance_id, t.tag FROM instance_tags t JOIN instances i ON i.id = t.instance_id \
-             WHERE i.org_id = $1 ORDER BY t.position",
-        )
-        .bind(org.get())
-        .fetch_all(&self.reader)
-        .await?;
-        for row in &tags {
+        for row in &tags.fetch_all(&self.reader).await? {
             if let Some(&at) = index.get(&row.int("instance_id")?) {
                 instances[at].tags.push(row.text("tag")?);
             }
@@ -594,6 +661,11 @@ where
         now: Timestamp,
     ) -> StoreResult<bool> {
         let mut tx = self.writer.begin_with(DB::BEGIN_WRITE).await?;
+        if !change.config.is_empty()
+            && let Some(lock) = DB::LOCK_HOLDS
+        {
+            sqlx::query(lock).bind(id.get()).execute(&mut *tx).await?;
+        }
         let updated = sqlx::query(
             "UPDATE instances SET updated_at = $3, name = COALESCE($4, name), \
              disabled = COALESCE($5, disabled) WHERE org_id = $1 AND id = $2",
@@ -633,6 +705,15 @@ where
                 .execute(&mut *tx)
                 .await?;
         }
+        // In the same transaction as the configuration, so that a crash cannot leave a
+        // callback URL set and notifications still waiting for one. A concurrent write of
+        // held deliveries (see `Writes::share_holds`) either committed before the lock taken
+        // above, and is released here, or waits for this commit and then sees the URL.
+        let released = if change.config.is_empty() {
+            0
+        } else {
+            Writes::<DB>::release_held(&mut tx, &[id], now).await?
+        };
         if let Some(grant) = &change.grant {
             sqlx::query(
                 "UPDATE instances SET valid = TRUE, invalid_reason = NULL, access_token_sealed = $2, \
@@ -680,6 +761,10 @@ where
             None => {}
         }
         tx.commit().await?;
+        if released > 0 {
+            self.wake.notify_one();
+            Writes::<DB>::announce(&self.writer).await;
+        }
         Ok(true)
     }
 
@@ -869,14 +954,23 @@ where
 
     async fn list_events(&self, org: OrgId, instance: InstanceId, query: &EventQuery) -> StoreResult<Vec<EventRecord>> {
         let before = query.before.map(|id| id.to_string());
+        // The statuses are written into the statement, not bound: they come from a closed
+        // enum, never from a caller's text, and there may be several.
+        let status = match &query.statuses {
+            None => "TRUE".to_string(),
+            Some(statuses) if statuses.is_empty() => "FALSE".to_string(),
+            Some(statuses) => {
+                let listed: Vec<String> = statuses.iter().map(|s| format!("'{}'", s.as_str())).collect();
+                format!("status IN ({})", listed.join(", "))
+            }
+        };
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT * FROM (SELECT {EVENT_COLUMNS} WHERE e.org_id = $1 AND e.instance_id = $2 \
-             AND ($4 IS NULL OR e.received_at >= $4) AND ($5 IS NULL OR e.received_at <= $5) \
-             AND ($6 IS NULL OR e.id < $6)) listed WHERE ($3 IS NULL OR status = $3) ORDER BY id DESC LIMIT $7"
+             AND ($3 IS NULL OR e.received_at >= $3) AND ($4 IS NULL OR e.received_at <= $4) \
+             AND ($5 IS NULL OR e.id < $5)) listed WHERE {status} ORDER BY id DESC LIMIT $6"
         )))
         .bind(org.get())
         .bind(instance.get())
-        .bind(query.status.map(EventStatus::as_str))
         .bind(query.from.map(to_millis))
         .bind(query.to.map(to_millis))
         .bind(before.as_deref())
@@ -1184,7 +1278,7 @@ where
         let deleted = sqlx::query(
             "DELETE FROM events WHERE id IN (SELECT e.id FROM events e WHERE e.received_at < $1 \
              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id \
-             AND d.status IN ('pending', 'inflight', 'queued')) LIMIT $2)",
+             AND d.status IN ('pending', 'inflight', 'queued', 'held')) LIMIT $2)",
         )
         .bind(to_millis(before))
         .bind(i64::from(limit))
@@ -1252,6 +1346,12 @@ where
 
     async fn commit_poll(&self, commit: &PollCommit) -> StoreResult<bool> {
         let mut tx = self.writer.begin_with(DB::BEGIN_WRITE).await?;
+        let holding = if commit.events.iter().any(NewEvent::holds) {
+            vec![commit.instance]
+        } else {
+            Vec::new()
+        };
+        Writes::<DB>::share_holds(&mut tx, &holding).await?;
         let id = commit.instance.get();
         let held = sqlx::query(
             "UPDATE poll_states SET last_poll_at = $3, next_poll_at = $4, failures = 0, last_error = NULL, \
@@ -1302,7 +1402,8 @@ where
         // Polls carry no sequence numbers, so nothing can be taken.
         let events: Vec<&NewEvent> = commit.events.iter().collect();
         Writes::<DB>::events(&mut tx, &events).await?;
-        let announced = commit.events.iter().any(NewEvent::awaits_claim);
+        let released = Writes::<DB>::release_held(&mut tx, &holding, super::now()).await?;
+        let announced = released > 0 || commit.events.iter().any(NewEvent::awaits_claim);
         tx.commit().await?;
         if announced {
             self.wake.notify_one();
@@ -1359,6 +1460,29 @@ where
 
 /// What one write of a batch came to.
 type JobResult = StoreResult<Done>;
+
+/// What a batch's transaction came to: each write's result, and how many held deliveries it
+/// released.
+struct Attempted {
+    results: Vec<JobResult>,
+    released: u64,
+}
+
+/// The instances whose deliveries a batch holds (sorted, so that their rows are always
+/// locked in the same order).
+fn held_instances(batch: &[Job]) -> Vec<InstanceId> {
+    let mut held: Vec<InstanceId> = batch
+        .iter()
+        .filter_map(|job| match job {
+            Job::Record(event, _) if event.holds() => Some(event.instance),
+            Job::Finish(outcome, _) if outcome.next == NextStep::Held => Some(outcome.instance),
+            _ => None,
+        })
+        .collect();
+    held.sort_unstable();
+    held.dedup();
+    held
+}
 
 enum Done {
     Recorded(Recorded),
@@ -1500,21 +1624,22 @@ where
         // Most batches have no refused write, so they run without savepoints (two statements
         // fewer per write); a batch that has one runs again with each write isolated.
         let committed = match Self::attempt(pool, &batch, false).await {
-            Ok(Some(results)) => Ok(results),
+            Ok(Some(attempted)) => Ok(attempted),
             Ok(None) => Self::attempt(pool, &batch, true)
                 .await
-                .map(|results| results.expect("isolated writes always complete")),
+                .map(|attempted| attempted.expect("isolated writes always complete")),
             Err(error) => Err(error),
         };
-        let (results, committed): (Vec<JobResult>, StoreResult<()>) = match committed {
-            Ok(results) => (results, Ok(())),
-            Err(error) => (Vec::new(), Err(error)),
+        let (results, released, committed): (Vec<JobResult>, u64, StoreResult<()>) = match committed {
+            Ok(Attempted { results, released }) => (results, released, Ok(())),
+            Err(error) => (Vec::new(), 0, Err(error)),
         };
         let announce = committed.is_ok()
-            && batch.iter().zip(&results).any(|(job, result)| {
-                matches!((job, result), (Job::Record(event, _), Ok(Done::Recorded(Recorded::Stored)))
-                    if event.awaits_claim())
-            });
+            && (released > 0
+                || batch.iter().zip(&results).any(|(job, result)| {
+                    matches!((job, result), (Job::Record(event, _), Ok(Done::Recorded(Recorded::Stored)))
+                        if event.awaits_claim())
+                }));
         let failure = committed.err().map(|e| (e.is_unavailable(), e.to_string()));
         let mut results = results.into_iter();
         for job in batch {
@@ -1550,8 +1675,10 @@ where
     /// each statement is a round trip to the connection's thread), and the first refused
     /// write rolls everything back with the answer `None`; with it, each write runs in a
     /// savepoint, so a refused one is undone alone.
-    async fn attempt(pool: &Pool<DB>, batch: &[Job], isolate: bool) -> StoreResult<Option<Vec<JobResult>>> {
+    async fn attempt(pool: &Pool<DB>, batch: &[Job], isolate: bool) -> StoreResult<Option<Attempted>> {
         let mut tx = pool.begin_with(DB::BEGIN_WRITE).await?;
+        let held = held_instances(batch);
+        Self::share_holds(&mut tx, &held).await?;
         if !isolate {
             let (mut events, mut outcomes, mut claims) = (Vec::new(), Vec::new(), Vec::new());
             for job in batch {
@@ -1567,18 +1694,19 @@ where
                     return Ok(None);
                 }
                 Self::finishes(&mut tx, &outcomes).await?;
+                let released = Self::release_held(&mut tx, &held, super::now()).await?;
                 let mut claimed = Vec::with_capacity(claims.len());
                 for claim in claims {
                     claimed.push(Self::claim(&mut tx, claim).await?);
                 }
-                Ok::<_, StoreError>(Some(claimed))
+                Ok::<_, StoreError>(Some((claimed, released)))
             }
             .await;
             if let Err(error) = &written {
                 // Run again write by write, which tells whose write it was.
                 tracing::debug!(%error, "a batched write failed");
             }
-            let Some(claimed) = written.ok().flatten() else {
+            let Some((claimed, released)) = written.ok().flatten() else {
                 tx.rollback().await?;
                 return Ok(None);
             };
@@ -1592,7 +1720,7 @@ where
                     Job::Claim(..) => Ok(Done::Claimed(claimed.next().expect("one result per claim"))),
                 })
                 .collect();
-            return Ok(Some(results));
+            return Ok(Some(Attempted { results, released }));
         }
         let mut results = Vec::with_capacity(batch.len());
         for job in batch {
@@ -1605,8 +1733,11 @@ where
             }
             results.push(result);
         }
+        // For every instance a write might have held deliveries of: releasing what has a
+        // callback URL is right whichever writes went through.
+        let released = Self::release_held(&mut tx, &held, super::now()).await?;
         tx.commit().await?;
-        Ok(Some(results))
+        Ok(Some(Attempted { results, released }))
     }
 
     async fn job(conn: &mut DB::Connection, job: &Job) -> JobResult {
@@ -1615,6 +1746,43 @@ where
             Job::Finish(outcome, _) => Self::finishes(conn, &[outcome]).await.map(|()| Done::Finished),
             Job::Claim(claim, _) => Self::claim(conn, claim).await.map(Done::Claimed),
         }
+    }
+
+    /// Releases the held deliveries of those of `instances` that have a callback URL;
+    /// returns how many. Run at the end of every write that holds deliveries (stores or
+    /// parks them for want of a URL, as the writer's view of the instance had it): the view
+    /// may be older than the URL.
+    pub(super) async fn release_held(
+        conn: &mut DB::Connection,
+        instances: &[InstanceId],
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        let mut released = 0;
+        for chunk in instances.chunks(ROWS_PER_STATEMENT) {
+            let query = chunk.iter().fold(
+                sqlx::query(sqlx::AssertSqlSafe(release_held::<DB>(chunk.len())))
+                    .bind(to_millis(now))
+                    .bind(to_millis(now)),
+                |query, instance| query.bind(instance.get()),
+            );
+            released += DB::rows_affected(&query.bind(CALLBACK_URL).execute(&mut *conn).await?);
+        }
+        Ok(released)
+    }
+
+    /// Takes the instances' hold locks, shared, as the first thing a transaction that may
+    /// hold deliveries of them does. A configuration change setting a URL takes its
+    /// instance's alone, first, and keeps it until it commits; so it cannot commit between
+    /// this transaction's check for a URL (`release_held`, at its end) and its commit: either
+    /// it committed before, and the check sees the URL, or it waits, and then releases these
+    /// deliveries itself. First, so that neither holds anything the other waits for.
+    async fn share_holds(conn: &mut DB::Connection, instances: &[InstanceId]) -> StoreResult<()> {
+        if let Some(lock) = DB::SHARE_HOLDS {
+            for instance in instances {
+                sqlx::query(lock).bind(instance.get()).execute(&mut *conn).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Takes due deliveries for a worker (see [`Dialect::CLAIMS_IN_GROUP_COMMIT`]).
@@ -1758,7 +1926,7 @@ where
                 // when it became due: its first attempt counted, under the worker's lease.
                 let (attempts, next_attempt_at, lease) = match &row.delivery.start {
                     DeliveryStart::Due(at) => (0_i64, Some(*at), None),
-                    DeliveryStart::Queued => (0, None, None),
+                    DeliveryStart::Queued | DeliveryStart::Held => (0, None, None),
                     DeliveryStart::Claimed { owner, lease_until } => {
                         (1, Some(row.now), Some((owner.as_str(), to_millis(*lease_until))))
                     }
@@ -1826,6 +1994,7 @@ where
                 NextStep::RetryAt(at) => (DeliveryStatus::Pending, Some(to_millis(at))),
                 NextStep::Failed => (DeliveryStatus::Failed, None),
                 NextStep::Queued => (DeliveryStatus::Queued, None),
+                NextStep::Held => (DeliveryStatus::Held, None),
             };
             let step = steps
                 .entry((outcome.owner.as_str(), status, next_attempt_at))

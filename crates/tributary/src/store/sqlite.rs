@@ -36,6 +36,9 @@ impl Dialect for Sqlite {
     /// One process owns a SQLite file; it wakes its own workers in memory.
     const ANNOUNCE_DELIVERIES: Option<&'static str> = None;
     const CLAIMS_IN_GROUP_COMMIT: bool = true;
+    /// One writer: a transaction runs alone, nothing can change what it read.
+    const SHARE_HOLDS: Option<&'static str> = None;
+    const LOCK_HOLDS: Option<&'static str> = None;
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()
@@ -223,7 +226,7 @@ mod tests {
     async fn parked_deliveries_are_found_through_their_own_indexes() {
         use crate::store::{
             DeliveryStatus,
-            sql::{RELEASE_QUEUED, delivery_listing},
+            sql::{RELEASE_QUEUED, delivery_listing, release_held},
         };
         let options = ConnectOptions {
             max_connections: 1,
@@ -235,11 +238,15 @@ mod tests {
             .unwrap();
         let [queued, _] = delivery_listing(DeliveryStatus::Queued);
         let [failed, failed_attempts] = delivery_listing(DeliveryStatus::Failed);
+        let [held, _] = delivery_listing(DeliveryStatus::Held);
+        let release = release_held::<Sqlite>(2);
         for (statement, index) in [
             (RELEASE_QUEUED, "deliveries_queued"),
             (&queued, "deliveries_queued"),
             (&failed, "deliveries_failed"),
             (&failed_attempts, "deliveries_failed"),
+            (&held, "deliveries_held"),
+            (&release, "deliveries_held"),
         ] {
             let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {statement}")))
                 .fetch_all(&store.reader)

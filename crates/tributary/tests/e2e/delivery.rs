@@ -39,7 +39,7 @@ async fn retries_keep_the_same_id(db: Database) {
     assert!(got.windows(2).all(|w| w[1].body == w[0].body), "and the same bytes");
     let detail = eventually(10, "the event to be notified", || async {
         let detail = event_detail(&hub, id).await;
-        (detail["status"] == "notified").then_some(detail)
+        (detail["statusDetail"] == "notified").then_some(detail)
     })
     .await;
     let log = detail["deliveries"][0]["attemptLog"].as_array().unwrap();
@@ -66,7 +66,7 @@ async fn exhausted_retries_deactivate_and_queue_later_events(db: Database) {
     .await;
     assert!(off["note"].as_str().unwrap().contains("failed 4 times"), "{off}");
     assert_eq!(receiver.received().len(), 4);
-    assert_eq!(event_detail(&hub, id).await["status"], "failed");
+    assert_eq!(event_detail(&hub, id).await["statusDetail"], "failed");
 
     // Later events are kept, queued, not sent and not dropped.
     post_webhook(&hub, &instance, &json!([message_event(2, "SENT", "2")])).await;
@@ -111,7 +111,7 @@ async fn gone_deactivates_at_once(db: Database) {
     assert!(off["note"].as_str().unwrap().contains("410 Gone"), "{off}");
     assert_eq!(receiver.received().len(), 1, "no retry after a 410");
     assert_eq!(
-        event_detail(&hub, id).await["status"],
+        event_detail(&hub, id).await["statusDetail"],
         "queued",
         "the notification is kept"
     );
@@ -222,7 +222,11 @@ async fn restart_with_pending_deliveries(db: Database, crash: bool) {
     assert_eq!(got.len(), receiver.received().len());
     let (_, events) = hub.get(&format!("/instances/{id}/events")).await;
     assert!(
-        events.as_array().unwrap().iter().all(|e| e["status"] == "notified"),
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["statusDetail"] == "notified"),
         "{events}"
     );
     hub.stop().await;
@@ -365,7 +369,7 @@ async fn an_outcome_refused_for_a_while_is_written_within_the_lease() {
     sqlx::raw_sql("COMMIT").execute(&mut blocker).await.unwrap();
     let detail = eventually(5, "the delivery to be recorded", || async {
         let detail = event_detail(&hub, id).await;
-        (detail["status"] == "notified").then_some(detail)
+        (detail["statusDetail"] == "notified").then_some(detail)
     })
     .await;
     assert_eq!(detail["deliveries"][0]["attempts"], 1, "{detail}");

@@ -168,11 +168,11 @@ async fn bad_requests_change_nothing(db: Database) {
         (
             {
                 let mut body = hub.seed_body(code, callback);
-                body["name"] = json!("a\r\nSet-Cookie: x");
+                body["name"] = json!("<script>alert(1)</script>\r\n\u{200b}");
                 body
             },
             StatusCode::BAD_REQUEST,
-            "control characters",
+            "name must not be empty (once markup and invisible characters are removed)",
         ),
     ];
     for (body, expected_status, expected_message) in cases {

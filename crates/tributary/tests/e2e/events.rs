@@ -150,7 +150,7 @@ async fn seed_flow_with_webhooks(db: Database) {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|e| e["status"] == "notified")
+            .filter(|e| e["status"] == "NOTIFIED" && e["statusDetail"] == "notified")
             .count();
         (notified == 2).then_some(events)
     })
@@ -214,7 +214,7 @@ async fn statuses(hub: &Hub, id: i64) -> Vec<String> {
         .unwrap()
         .iter()
         .rev()
-        .map(|e| e["status"].as_str().unwrap().to_string())
+        .map(|e| e["statusDetail"].as_str().unwrap().to_string())
         .collect()
 }
 

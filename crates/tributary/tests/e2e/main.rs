@@ -3,6 +3,7 @@
 
 mod admin;
 mod binary;
+mod compat;
 mod console;
 mod delivery;
 mod errors;

@@ -7,8 +7,8 @@ use tributary::{
     ids::{ConfigEntryId, DeliveryId, EventId, InstanceId, OrgId},
     store::{
         ClaimedDelivery, ConfigEntry, DeliveryOutcome, DeliveryStart, DeliveryStatus, EventQuery, EventSource,
-        EventStatus, FailurePolicy, Grant, InstanceChange, NewAttempt, NewDelivery, NewEvent, NewInstance, NextStep,
-        PollCommit, Recorded, Store, StoredValue, User,
+        EventStatus, FailurePolicy, Grant, InstanceChange, InstanceQuery, NewAttempt, NewDelivery, NewEvent,
+        NewInstance, NextStep, PollCommit, Recorded, Store, StoredValue, User,
     },
     tenants,
 };
@@ -135,7 +135,11 @@ async fn instances_round_trip(db: Database) {
     assert_eq!(config, expected);
     assert_eq!(got.identity.as_deref(), Some(r#"{"id":"1"}"#));
 
-    let listed = store.list_instances(acme.user.org).await.unwrap();
+    let all = InstanceQuery {
+        limit: 10,
+        ..InstanceQuery::default()
+    };
+    let listed = store.list_instances(acme.user.org, &all).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].config.len(), 3);
     assert_eq!(listed[0].tags, ["b", "a"]);
@@ -161,7 +165,16 @@ async fn tenants_are_isolated(db: Database) {
     let other = globex.user.org;
 
     assert!(store.get_instance(other, new.id).await.unwrap().is_none());
-    assert!(store.list_instances(other).await.unwrap().is_empty());
+    let all = InstanceQuery {
+        limit: 10,
+        ..InstanceQuery::default()
+    };
+    assert!(store.list_instances(other, &all).await.unwrap().is_empty());
+    let only = InstanceQuery {
+        only: Some(new.id),
+        ..all
+    };
+    assert!(store.list_instances(other, &only).await.unwrap().is_empty());
     let change = InstanceChange {
         name: Some("hijacked".into()),
         ..Default::default()
@@ -783,7 +796,7 @@ async fn queued_deliveries_wait_for_release(db: Database) {
     );
     let listed = |status| {
         let query = EventQuery {
-            status: Some(status),
+            statuses: Some(vec![status]),
             limit: 10,
             ..EventQuery::default()
         };
@@ -1058,6 +1071,253 @@ async fn polls_wake_the_workers_only_for_due_notifications(db: Database) {
     );
 }
 
+/// The instance's callback URL entry, set to `url` or unset.
+fn callback_url(url: Option<&str>) -> ConfigEntry {
+    ConfigEntry {
+        id: ConfigEntryId::random(),
+        key: "event.notification.callback.url".into(),
+        value: url.map(|url| StoredValue::Plain(url.into())),
+    }
+}
+
+async fn held_deliveries_wait_for_a_callback_url(db: Database) {
+    let store = db.store().await;
+    let (acme, id) = instance_for(store.as_ref()).await;
+    let org = acme.user.org;
+    let held = |deliveries: usize| {
+        let mut event = new_event(&acme.user, id, &[], deliveries);
+        for delivery in &mut event.deliveries {
+            delivery.start = DeliveryStart::Held;
+        }
+        event.status = EventStatus::Held;
+        event
+    };
+    let claim = |limit: u32| {
+        let store = store.clone();
+        async move {
+            let now = tributary::store::now();
+            store
+                .claim_deliveries("n", now, now + Duration::seconds(30), limit)
+                .await
+                .unwrap()
+        }
+    };
+    let count_held = || {
+        let store = store.clone();
+        async move {
+            store
+                .list_deliveries(org, id, DeliveryStatus::Held, 100)
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    let first = held(2);
+    store.record_event(&first).await.unwrap();
+    assert!(claim(10).await.is_empty(), "held deliveries are not due");
+    assert_eq!(count_held().await, 2);
+    let event = store.get_event(org, id, first.id).await.unwrap().unwrap();
+    assert_eq!(event.status, EventStatus::Held);
+    // Held, not queued: releasing the queue leaves them alone.
+    assert_eq!(store.release_queued(org, id, tributary::store::now()).await.unwrap(), 0);
+    // A change that leaves the instance without a URL releases nothing.
+    let unrelated = InstanceChange {
+        config: vec![callback_url(None)],
+        ..Default::default()
+    };
+    assert!(store.update_instance(org, id, &unrelated, Utc::now()).await.unwrap());
+    assert_eq!(count_held().await, 2);
+    // Another organization cannot set the URL of this one.
+    let globex = tenant(store.as_ref(), "globex").await;
+    let set = InstanceChange {
+        config: vec![callback_url(Some("https://x.test/e"))],
+        ..Default::default()
+    };
+    assert!(
+        !store
+            .update_instance(globex.user.org, id, &set, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(count_held().await, 2);
+    // Setting the URL releases them with the change.
+    assert!(
+        store
+            .update_instance(org, id, &set, tributary::store::now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(count_held().await, 0);
+    let released = claim(10).await;
+    assert_eq!(released.len(), 2);
+    // A writer whose view of the instance is older than the URL stores held deliveries:
+    // they are released as they are stored.
+    store.record_event(&held(1)).await.unwrap();
+    assert_eq!(count_held().await, 0);
+    let late = claim(10).await;
+    assert_eq!(late.len(), 1);
+    // The same for one parked for want of a URL (as the dispatcher does with a stale view).
+    let park = |delivery: &ClaimedDelivery| DeliveryOutcome {
+        id: delivery.id,
+        instance: id,
+        owner: "n".into(),
+        attempt: None,
+        next: NextStep::Held,
+        deactivate: None,
+        now: tributary::store::now(),
+    };
+    store.finish_delivery(&park(&late[0])).await.unwrap();
+    assert_eq!(claim(10).await.len(), 1, "released again at once");
+    // Without a URL, parked ones stay held, and their old events are not pruned.
+    let unset = InstanceChange {
+        config: vec![callback_url(None)],
+        ..Default::default()
+    };
+    assert!(store.update_instance(org, id, &unset, Utc::now()).await.unwrap());
+    store.finish_delivery(&park(&released[0])).await.unwrap();
+    let mut old = held(1);
+    old.received_at = tributary::store::now() - Duration::days(8);
+    store.record_event(&old).await.unwrap();
+    assert_eq!(count_held().await, 2);
+    assert_eq!(
+        store
+            .prune_events(tributary::store::now() - Duration::days(7), 100)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(claim(10).await.is_empty(), "held without a URL, or in flight");
+    assert_eq!(count_held().await, 2);
+}
+
+/// PostgreSQL: held deliveries stored while another node's change setting the callback URL
+/// is under way (it has taken the instance's hold lock, as `update_instance` does, written
+/// the URL and released what it saw held, and has not committed) wait for that change, and
+/// then are released: stored without waiting, they would stay held, the change having
+/// released before they existed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_deliveries_stored_during_a_url_change_are_released() {
+    use sqlx::Connection;
+    let db = Database::postgres().await;
+    let store = db.store().await;
+    let (acme, id) = instance_for(store.as_ref()).await;
+    let mut change = sqlx::PgConnection::connect(&db.url()).await.unwrap();
+    let mut tx = change.begin().await.unwrap();
+    for statement in [
+        "SELECT pg_advisory_xact_lock($1)",
+        "UPDATE instances SET updated_at = updated_at WHERE id = $1",
+        "INSERT INTO instance_config (id, instance_id, key, value) \
+         VALUES (7, $1, 'event.notification.callback.url', 'https://x.test/e')",
+        "UPDATE deliveries SET status = 'pending' WHERE status = 'held' AND instance_id = $1",
+    ] {
+        sqlx::query(statement).bind(id.get()).execute(&mut *tx).await.unwrap();
+    }
+    let mut event = new_event(&acme.user, id, &[], 1);
+    event.deliveries[0].start = DeliveryStart::Held;
+    let recording = tokio::spawn({
+        let store = store.clone();
+        async move { store.record_event(&event).await.unwrap() }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!recording.is_finished(), "the held delivery waits for the change");
+    tx.commit().await.unwrap();
+    recording.await.unwrap();
+    let held = store
+        .list_deliveries(acme.user.org, id, DeliveryStatus::Held, 10)
+        .await
+        .unwrap();
+    assert!(held.is_empty(), "{} left held", held.len());
+}
+
+/// PostgreSQL: the other way round, a change setting the callback URL waits for a write
+/// holding deliveries of its instance that is under way (one that has taken the instance's
+/// hold lock for share, as every such write does first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_change_waits_for_writes_holding_deliveries() {
+    use sqlx::Connection;
+    let db = Database::postgres().await;
+    let store = db.store().await;
+    let (acme, id) = instance_for(store.as_ref()).await;
+    let mut holding = sqlx::PgConnection::connect(&db.url()).await.unwrap();
+    let mut tx = holding.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+        .bind(id.get())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let changing = tokio::spawn({
+        let store = store.clone();
+        let set = InstanceChange {
+            config: vec![callback_url(Some("https://x.test/e"))],
+            ..Default::default()
+        };
+        async move {
+            store
+                .update_instance(acme.user.org, id, &set, Utc::now())
+                .await
+                .unwrap()
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!changing.is_finished(), "the change waits for the write");
+    tx.commit().await.unwrap();
+    assert!(changing.await.unwrap());
+}
+
+async fn instances_list_in_pages(db: Database) {
+    let store = db.store().await;
+    let acme = tenant(store.as_ref(), "acme").await;
+    let mut ids = Vec::new();
+    for (n, tags) in [vec!["a"], vec!["a", "b"], vec!["b"]].into_iter().enumerate() {
+        let mut new = new_instance(&acme.user, &SecretString::from(format!("t{n}")), None);
+        new.tags = tags.into_iter().map(str::to_owned).collect();
+        new.created_at = tributary::store::now() + Duration::milliseconds(n as i64 * 10);
+        store.insert_instance(&new).await.unwrap();
+        ids.push((new.created_at, new.id));
+    }
+    let globex = tenant(store.as_ref(), "globex").await;
+    store
+        .insert_instance(&new_instance(&globex.user, &SecretString::from("g"), None))
+        .await
+        .unwrap();
+    let list = |query: InstanceQuery| {
+        let store = store.clone();
+        async move {
+            store
+                .list_instances(acme.user.org, &query)
+                .await
+                .unwrap()
+                .iter()
+                .map(|i| i.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let page = |after: Option<usize>, tags: &[&str], limit: u32| InstanceQuery {
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        only: None,
+        after: after.map(|at| ids[at]),
+        limit,
+    };
+    let all: Vec<InstanceId> = ids.iter().map(|(_, id)| *id).collect();
+    assert_eq!(list(page(None, &[], 10)).await, all);
+    assert_eq!(list(page(None, &[], 2)).await, all[..2]);
+    assert_eq!(list(page(Some(1), &[], 2)).await, all[2..]);
+    assert_eq!(list(page(None, &["a"], 10)).await, all[..2]);
+    assert_eq!(list(page(None, &["a", "b"], 10)).await, all[1..2]);
+    assert_eq!(list(page(Some(0), &["b"], 1)).await, all[1..2]);
+    let only = InstanceQuery {
+        only: Some(all[2]),
+        ..page(None, &[], 10)
+    };
+    assert_eq!(list(only).await, all[2..]);
+    let listed = store
+        .list_instances(acme.user.org, &page(None, &["b"], 10))
+        .await
+        .unwrap();
+    assert_eq!(listed[0].tags, ["a", "b"], "each with all its tags");
+    assert_eq!(listed[0].config.len(), 3, "and its configuration");
+}
+
 on_both_backends!(
     concurrent_events_race_for_sequences,
     polls_wake_the_workers_only_for_due_notifications,
@@ -1069,6 +1329,7 @@ on_both_backends!(
     queued_deliveries_wait_for_release,
     pruning_keeps_what_is_unsettled,
     signing_secrets_rotate_with_grace,
+    held_deliveries_wait_for_a_callback_url,
 );
 
 on_both_backends!(
@@ -1080,4 +1341,5 @@ on_both_backends!(
     refresh_leases,
     concurrent_claims_have_one_winner,
     unknown_ids_are_absent,
+    instances_list_in_pages,
 );

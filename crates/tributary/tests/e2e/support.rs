@@ -259,6 +259,18 @@ impl Hub {
 
     /// Calls the hub's API with `auth`, returning status and JSON body.
     pub async fn call(&self, method: Method, path: &str, auth: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let (status, _, json) = self.call_with_headers(method, path, auth, body).await;
+        (status, json)
+    }
+
+    /// Like [`Hub::call`], with the response headers too.
+    pub async fn call_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -268,9 +280,10 @@ impl Hub {
         }
         let response = request.send().await.expect("hub answers");
         let status = response.status();
+        let headers = response.headers().clone();
         let text = response.text().await.unwrap();
         let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body ({status}): {text:?}"));
-        (status, json)
+        (status, headers, json)
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {

@@ -319,18 +319,28 @@ impl Dispatcher {
     /// Sends one attempt (or decides not to) and says what to record; `None` when the
     /// delivery went with its instance.
     async fn try_send(&self, delivery: &ClaimedDelivery) -> Result<Option<Sent>, StoreError> {
-        let Some(target) = self
-            .caches
-            .targets
-            .get(delivery.instance, || self.store.event_target(delivery.instance))
-            .await?
-        else {
+        let look = || {
+            self.caches
+                .targets
+                .get(delivery.instance, || self.store.event_target(delivery.instance))
+        };
+        let Some(mut target) = look().await? else {
             // The instance was deleted, and its deliveries with it.
             return Ok(None);
         };
+        if plain_value(&target.config, CALLBACK_URL).is_none() {
+            // Held for want of a URL only on the database's word: the cached view may be
+            // older than the URL, and holding on it would release, claim and hold again.
+            self.caches.targets.forget(delivery.instance);
+            let Some(fresh) = look().await? else {
+                return Ok(None);
+            };
+            target = fresh;
+        }
         // A notification that cannot be sent now is parked, with the reason on record as a
-        // non-attempt, until someone releases it.
-        let park = |reason: String| Sent {
+        // non-attempt: held until the instance has a callback URL, queued otherwise until
+        // someone releases it.
+        let park = |next: NextStep, reason: String| Sent {
             outcome: DeliveryOutcome {
                 id: delivery.id,
                 instance: delivery.instance,
@@ -342,25 +352,34 @@ impl Dispatcher {
                     error: Some(format!("not sent: {reason}")),
                     response_body: None,
                 }),
-                next: NextStep::Queued,
+                next,
                 deactivate: None,
                 now: store::now(),
             },
-            count: DeliveryCount::Queued,
+            count: match next {
+                NextStep::Held => DeliveryCount::Held,
+                _ => DeliveryCount::Queued,
+            },
             latency: None,
             lease_until: delivery.lease_until,
         };
         let request = if !target.subscription_active {
-            Err("the subscription is deactivated".to_string())
+            Err((NextStep::Queued, "the subscription is deactivated".to_string()))
         } else {
             match plain_value(&target.config, CALLBACK_URL) {
-                None => Err("no event.notification.callback.url is configured".to_string()),
-                Some(url) => self.request(&target, url, delivery).await,
+                None => Err((
+                    NextStep::Held,
+                    format!("no {CALLBACK_URL} is configured; held until one is"),
+                )),
+                Some(url) => self
+                    .request(&target, url, delivery)
+                    .await
+                    .map_err(|reason| (NextStep::Queued, reason)),
             }
         };
         let request = match request {
             Ok(request) => request,
-            Err(reason) => return Ok(Some(park(reason))),
+            Err((next, reason)) => return Ok(Some(park(next, reason))),
         };
         let started = store::now();
         let clock = tokio::time::Instant::now();
