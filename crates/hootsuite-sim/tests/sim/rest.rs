@@ -466,7 +466,14 @@ async fn get_and_delete_by_id() {
 
 #[tokio::test]
 async fn approve_and_reject_messages_pending_approval() {
-    let sim = TestSim::start().await;
+    // The states right after a review are checked: a send-now message approved is SCHEDULED
+    // until the publisher sends it, which at the tests' 50 ms look could happen before the
+    // next GET on a loaded machine.
+    let sim = TestSim::with(SimConfig {
+        auto_publish: false,
+        ..fast_config()
+    })
+    .await;
     let token = sim.access_token().await;
     let created = sim
         .api(
