@@ -187,12 +187,11 @@ impl Field {
 
     /// Whether the name can be written without backticks.
     fn is_bare(&self) -> bool {
-        let mut parts = self.0.split('.');
-        let first = parts.next().unwrap_or_default();
-        first.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && !is_keyword(first)
-            && std::iter::once(first)
-                .chain(parts)
+        self.0.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && !is_keyword(&self.0)
+            && self
+                .0
+                .split('.')
                 .all(|part| !part.is_empty() && part.chars().all(is_name_char))
     }
 }
@@ -904,6 +903,7 @@ mod tests {
             ("`a.b` = 1", "a.b = 1"),
             ("`first name` = 'Jo'", "`first name` = 'Jo'"),
             ("`in` = 1", "`in` = 1"),
+            ("in.x = 1", "in.x = 1"),
             ("`é` = 'ü'", "`é` = 'ü'"),
             ("_x.0 = 1", "_x.0 = 1"),
             ("a='x'and b='y'", "a = 'x' and b = 'y'"),

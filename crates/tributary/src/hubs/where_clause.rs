@@ -357,6 +357,11 @@ mod tests {
             ),
             (
                 "messages",
+                "startTime = '2017-06-01 10:00:00Z'",
+                &[("startTime", "2017-06-01T10:00:00Z")],
+            ),
+            (
+                "messages",
                 "startTime = '2017-06-01T10:00:00'",
                 &[("startTime", "2017-06-01T10:00:00Z")],
             ),
