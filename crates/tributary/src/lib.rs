@@ -10,6 +10,8 @@
 //! - [`pipeline`]: provider events: sources → normalize → ingest (outbox) → deliver.
 //! - [`metrics`]: Prometheus metrics of the pipeline.
 //! - [`elements`]: provider definitions (data, one TOML file per element).
+//! - [`hubs`]: the hub API (provider calls through an instance's token); so far its CEQL
+//!   `where` clauses and their vendor query parameters.
 //! - [`tenants`]: organizations and users.
 //! - [`store`]: the storage trait and its SQLite and PostgreSQL implementations.
 //! - [`crypto`], [`ids`]: secrets at rest and credentials; typed identifiers.
@@ -20,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod elements;
+pub mod hubs;
 pub mod ids;
 pub mod instances;
 pub mod metrics;
