@@ -3,7 +3,8 @@
 //!
 //! The answer is 200 with an empty body only once the event is durably stored; a database
 //! that cannot take it answers 503 so the provider retries. Unknown instances get 404, bad
-//! bodies 400 and bad signatures 401, and none of those store anything.
+//! bodies 400, bad signatures 401, bodies over the size or event limit 413, and none of
+//! those store anything.
 //!
 //! Security: Hootsuite's REST webhooks are unsigned, so the URL is the credential. Instance
 //! ids are random 53-bit numbers, not sequential, so URLs cannot be guessed; an instance can
@@ -18,7 +19,7 @@ use base64::{
     Engine, alphabet,
     engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
 };
-use serde_json::{Value, value::RawValue};
+use serde_json::value::RawValue;
 use tower::limit::ConcurrencyLimitLayer;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -30,7 +31,10 @@ use crate::{
     elements::{Element, Encoding, KeyEncoding},
     ids::InstanceId,
     instances::sealing,
-    pipeline::{ingest::Arrival, normalize},
+    pipeline::{
+        ingest::Arrival,
+        normalize::{self, NormalizeError},
+    },
     store::{self, EventSource, EventTarget},
 };
 
@@ -151,11 +155,18 @@ async fn receive(
         targets.push(target);
     }
     let received_at = store::now();
-    let value: Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("The body is not valid JSON: {e}.")))?;
-    let items = normalize::webhook(&element, &value, received_at)
-        .map_err(|e| ApiError::BadRequest(format!("The body is not a {} webhook body: {e}.", element.name)))?;
-    let raw = serde_json::from_slice::<&RawValue>(&body).expect("the body parsed as JSON above");
+    let raw = serde_json::from_slice::<&RawValue>(&body)
+        .map_err(|e| ApiError::BadRequest(format!("The body is not valid JSON: {e}.")))?;
+    let limit = state.config.events.max_events_per_webhook;
+    let batch = normalize::webhook(&element, raw, received_at, limit).map_err(|e| match e {
+        NormalizeError::TooMany { found, limit } => ApiError::PayloadTooLarge(format!(
+            "The body carries {found} events; this hub accepts at most {limit} in one webhook \
+             (events.max_events_per_webhook). Send them in smaller batches."
+        )),
+        NormalizeError::Invalid(why) => {
+            ApiError::BadRequest(format!("The body is not a {} webhook body: {why}.", element.name))
+        }
+    })?;
     for target in &targets {
         let accepted = state
             .ingest
@@ -163,7 +174,8 @@ async fn receive(
                 target,
                 source: EventSource::Webhook,
                 raw,
-                items: items.clone(),
+                shape: batch.shape.into(),
+                entries: &batch.entries,
                 received_at,
             })
             .await?;
