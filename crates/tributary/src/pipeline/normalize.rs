@@ -77,17 +77,18 @@ pub fn webhook<'a>(
         .webhook
         .as_ref()
         .ok_or_else(|| invalid(format!("{} does not send webhooks", element.name)))?;
-    let found = raw_kind(body);
-    let spans: Vec<&RawValue> = match (rules.batch, found) {
-        (BatchShape::Array, "an array") => serde_json::from_str(body.get()).map_err(|e| invalid(e.to_string()))?,
+    // serde_json leaves no whitespace around a `RawValue`: its first byte says what it is.
+    let spans: Vec<&RawValue> = match (rules.batch, body.get().as_bytes().first()) {
+        (BatchShape::Array, Some(b'[')) => serde_json::from_str(body.get()).map_err(|e| invalid(e.to_string()))?,
         (BatchShape::Array, _) => {
             return Err(invalid(format!(
-                "expected a JSON array of {} events, got {found}",
-                element.name
+                "expected a JSON array of {} events, got {}",
+                element.name,
+                raw_kind(body)
             )));
         }
-        (BatchShape::Single, "an object") => vec![body],
-        (BatchShape::Single, _) => return Err(invalid(format!("expected a JSON object, got {found}"))),
+        (BatchShape::Single, Some(b'{')) => vec![body],
+        (BatchShape::Single, _) => return Err(invalid(format!("expected a JSON object, got {}", raw_kind(body)))),
     };
     if spans.len() > max_items {
         return Err(NormalizeError::TooMany {
@@ -201,8 +202,7 @@ fn field(pointer: &str) -> String {
     pointer.trim_start_matches('/').replace('/', ".")
 }
 
-/// What a JSON text is, from its first character (serde_json leaves no leading whitespace
-/// in a `RawValue`, and the text is valid JSON).
+/// What a valid JSON text is, from its first byte.
 fn raw_kind(raw: &RawValue) -> &'static str {
     match raw.get().as_bytes().first() {
         Some(b'[') => "an array",

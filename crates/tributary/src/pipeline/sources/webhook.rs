@@ -57,7 +57,8 @@ pub fn router(events: &EventsConfig) -> OpenApiRouter<AppState> {
     responses(
         (status = 200, description = "Stored durably (or recorded as ignored or duplicate); empty body"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 503, body = ErrorBody, description = "Not stored; send again"),
+        (status = 413, body = ErrorBody, description = "Larger than events.max_body_bytes, or more events than events.max_events_per_webhook; not stored"),
+        (status = 503, body = ErrorBody, description = "Not stored; send again"),
     ))]
 async fn receive_at_instance_url(
     State(state): State<AppState>,
@@ -84,7 +85,8 @@ async fn receive_at_instance_url(
     responses(
         (status = 200, description = "Stored durably; empty body"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 503, body = ErrorBody),
+        (status = 413, body = ErrorBody, description = "Larger than events.max_body_bytes, or more events than events.max_events_per_webhook; not stored"),
+        (status = 503, body = ErrorBody),
     ))]
 async fn receive_for_listed_instances(
     State(state): State<AppState>,
