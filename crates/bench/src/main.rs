@@ -53,6 +53,8 @@ enum Command {
     Polling(Args),
     /// Peak RSS and start to ready with a large backlog.
     Memory(Args),
+    /// Peak RSS and latency while maximum-size webhooks arrive.
+    Large(Args),
     /// The same loads against a no-op server, the sink and the simulator alone.
     Ceiling(Args),
     /// Every scenario above, in that order after the ceiling.
@@ -115,6 +117,14 @@ struct Args {
     /// Seconds the memory scenario delivers from its backlog.
     #[arg(long, default_value_t = 20.0)]
     memory_deliver: f64,
+    /// Events in each of the large scenario's webhooks (the hub's
+    /// events.max_events_per_webhook by default).
+    #[arg(long, default_value_t = 5000)]
+    large_events: usize,
+    /// Bytes of each of the large scenario's webhooks, at most (the hub's
+    /// events.max_body_bytes by default).
+    #[arg(long, default_value_t = 1024 * 1024)]
+    large_bytes: usize,
     /// Instances (each its own Hootsuite account) in the polling scenario.
     #[arg(long, default_value_t = 1000)]
     poll_instances: usize,
@@ -142,17 +152,19 @@ enum Scenario {
     Delivery,
     Polling,
     Memory,
+    Large,
     Ceiling,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 6] = [
+    const ALL: [Scenario; 7] = [
         Scenario::Ceiling,
         Scenario::Ingest,
         Scenario::E2e,
         Scenario::Delivery,
         Scenario::Polling,
         Scenario::Memory,
+        Scenario::Large,
     ];
 
     async fn run(self, bench: &mut Bench) -> anyhow::Result<()> {
@@ -162,6 +174,7 @@ impl Scenario {
             Scenario::Delivery => scenarios::delivery::run(bench).await,
             Scenario::Polling => scenarios::polling::run(bench).await,
             Scenario::Memory => scenarios::memory::run(bench).await,
+            Scenario::Large => scenarios::large::run(bench).await,
             Scenario::Ceiling => scenarios::ceiling::run(bench).await,
         }
     }
@@ -184,6 +197,7 @@ async fn main() -> ExitCode {
         Command::Delivery(args) => ("delivery", vec![Scenario::Delivery], args, false),
         Command::Polling(args) => ("polling", vec![Scenario::Polling], args, false),
         Command::Memory(args) => ("memory", vec![Scenario::Memory], args, false),
+        Command::Large(args) => ("large", vec![Scenario::Large], args, false),
         Command::Ceiling(args) => ("ceiling", vec![Scenario::Ceiling], args, false),
         Command::All(args) => ("all", Scenario::ALL.to_vec(), args, false),
         Command::Smoke(args) => ("smoke", Scenario::ALL.to_vec(), args, true),
@@ -247,6 +261,8 @@ async fn run(name: &str, scenarios: &[Scenario], args: Args, smoke: bool) -> any
         memory_backlog: args.memory_backlog,
         memory_batch: args.memory_batch.max(1),
         memory_deliver: seconds(args.memory_deliver),
+        large_events: args.large_events.max(1),
+        large_bytes: args.large_bytes,
         poll_instances: args.poll_instances.max(1),
         poll_messages: args.poll_messages,
         drain_timeout: seconds(args.drain_timeout),

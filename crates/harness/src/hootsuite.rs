@@ -62,8 +62,32 @@ pub async fn app_token(http: &reqwest::Client, sim_url: &str, form: &[(&str, &st
 /// `objectId` names the event it came from. Written by hand, since the bench makes one per
 /// request at full speed.
 pub fn webhook_body(events: Range<u64>) -> String {
+    body_with_note(events, "")
+}
+
+/// What `"note":""` adds to an event's `data`.
+const NOTE_OVERHEAD: usize = r#","note":"""#.len();
+
+/// The same events as [`webhook_body`], each with a `note` in its `data` (a field the hub
+/// does not read) long enough that the body is as near `bytes` as it can be without
+/// exceeding it; no note when even the plain body is that long.
+pub fn webhook_body_of_size(events: Range<u64>, bytes: usize) -> String {
+    let plain = webhook_body(events.clone());
+    let count = (events.end - events.start).max(1) as usize;
+    match (bytes.saturating_sub(plain.len()) / count).checked_sub(NOTE_OVERHEAD) {
+        Some(room) if room > 0 => body_with_note(events, &"x".repeat(room)),
+        _ => plain,
+    }
+}
+
+fn body_with_note(events: Range<u64>, note: &str) -> String {
     let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let mut body = String::with_capacity((events.end - events.start) as usize * 190 + 2);
+    let note = if note.is_empty() {
+        String::new()
+    } else {
+        format!(r#","note":"{note}""#)
+    };
+    let mut body = String::with_capacity((events.end - events.start) as usize * (190 + note.len()) + 2);
     body.push('[');
     let first = events.start;
     for n in events {
@@ -72,7 +96,7 @@ pub fn webhook_body(events: Range<u64>) -> String {
         }
         write!(
             body,
-            r#"{{"seq_no":"{n}","type":"com.hootsuite.messages.event.v1","data":{{"state":"SENT","organization":{{"id":"{org}"}},"message":{{"id":"{n}"}},"timestamp":"{timestamp}"}}}}"#,
+            r#"{{"seq_no":"{n}","type":"com.hootsuite.messages.event.v1","data":{{"state":"SENT","organization":{{"id":"{org}"}},"message":{{"id":"{n}"}},"timestamp":"{timestamp}"{note}}}}}"#,
             org = hootsuite_sim::DEFAULT_ORGANIZATION_ID,
         )
         .expect("writing to a String cannot fail");
@@ -93,5 +117,15 @@ mod tests {
         assert_eq!(events[0]["seq_no"], "41");
         assert_eq!(events[1]["data"]["message"]["id"], "42");
         assert_eq!(events[0]["type"], "com.hootsuite.messages.event.v1");
+    }
+
+    #[test]
+    fn sized_bodies_come_near_their_size_without_exceeding_it() {
+        let body = webhook_body_of_size(0..5000, 1 << 20);
+        assert!(((1 << 20) - 5000..=1 << 20).contains(&body.len()), "{}", body.len());
+        let parsed: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(parsed.as_array().unwrap().len(), 5000);
+        assert_eq!(parsed[4999]["seq_no"], "4999");
+        assert!(!webhook_body_of_size(0..3, 10).contains("note"), "too small for a note");
     }
 }

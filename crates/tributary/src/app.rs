@@ -136,7 +136,7 @@ impl AppState {
         Ok(Self(Arc::new(Shared {
             public_url: config.public_url(),
             limits: Limits::new(&config.limits),
-            ingest: Ingest::new(store.clone(), metrics.clone(), dispatcher.handoff()),
+            ingest: Ingest::new(store.clone(), elements.clone(), metrics.clone(), dispatcher.handoff()),
             config,
             store,
             cipher,

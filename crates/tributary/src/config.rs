@@ -218,6 +218,10 @@ impl ApiConfig {
 pub struct EventsConfig {
     /// Largest webhook body the receiver accepts (413 above it).
     pub max_body_bytes: usize,
+    /// Most events (items of the provider's batch, pings included) one webhook may carry
+    /// (413 above it). Hootsuite sends a batch every 5 s or once 100 events are pending;
+    /// 5 000 of its ~200-byte events fill the default body limit.
+    pub max_events_per_webhook: usize,
     /// Days the event log keeps settled events.
     pub retention_days: u64,
     /// Webhook requests handled at once (from their complete body to the answer); more wait
@@ -229,6 +233,7 @@ impl Default for EventsConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: 1024 * 1024,
+            max_events_per_webhook: 5000,
             retention_days: 7,
             max_in_flight: 256,
         }
@@ -406,8 +411,10 @@ impl Config {
         }
         crate::pipeline::deliver::guard::NetworkPolicy::new(&self.delivery.allow_networks)
             .map_err(|e| ConfigError(format!("delivery.allow_networks: {e}")))?;
-        if self.events.max_in_flight == 0 {
-            return Err(ConfigError("events.max_in_flight must be at least 1".into()));
+        if self.events.max_in_flight == 0 || self.events.max_events_per_webhook == 0 {
+            return Err(ConfigError(
+                "events.max_in_flight and events.max_events_per_webhook must be at least 1".into(),
+            ));
         }
         if self.delivery.concurrency == 0 {
             return Err(ConfigError("delivery.concurrency must be at least 1".into()));

@@ -6,6 +6,7 @@ pub mod ceiling;
 pub mod delivery;
 pub mod e2e;
 pub mod ingest;
+pub mod large;
 pub mod memory;
 pub mod polling;
 
@@ -56,6 +57,8 @@ pub struct Options {
     pub memory_backlog: u64,
     pub memory_batch: usize,
     pub memory_deliver: Duration,
+    pub large_events: usize,
+    pub large_bytes: usize,
     pub poll_instances: usize,
     pub poll_messages: usize,
     pub drain_timeout: Duration,
@@ -76,6 +79,8 @@ impl Options {
             memory_backlog: 400,
             memory_batch: 1,
             memory_deliver: Duration::from_secs(1),
+            large_events: 100,
+            large_bytes: 32 * 1024,
             poll_instances: 4,
             poll_messages: 2,
             ..self

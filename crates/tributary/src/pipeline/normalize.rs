@@ -1,10 +1,14 @@
 //! Normalize: a provider's webhook body → Cloud Elements' standard event objects
 //! (`objectType`, `objectId`, `eventType`, `elementKey`, `hubKey`, `date`), driven entirely
 //! by the element definition's `[webhook]` rules. Nothing here knows any provider.
+//!
+//! The body is split into its items' JSON spans first, and each item is parsed on its own:
+//! the spans are what notifications forward (each its own events'), and no tree of the whole
+//! body is ever built.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, value::RawValue};
 
 use crate::elements::{BatchShape, Element, EventType, Webhook};
 
@@ -36,35 +40,77 @@ pub enum Item {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct NormalizeError(String);
+/// One item of a provider body, with its JSON exactly as the provider sent it.
+#[derive(Debug)]
+pub struct Entry<'a> {
+    pub raw: &'a RawValue,
+    pub item: Item,
+}
 
-/// Normalizes a webhook body already parsed as JSON.
-pub fn webhook(element: &Element, body: &Value, received_at: DateTime<Utc>) -> Result<Vec<Item>, NormalizeError> {
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NormalizeError {
+    #[error("{0}")]
+    Invalid(String),
+    /// More items than the caller takes in one body; none of them was normalized.
+    #[error("the body carries {found} events, more than {limit}")]
+    TooMany { found: usize, limit: usize },
+}
+
+/// A webhook body, normalized.
+#[derive(Debug)]
+pub struct Batch<'a> {
+    /// How the body holds its items.
+    pub shape: BatchShape,
+    /// One per item, in order, pings included.
+    pub entries: Vec<Entry<'a>>,
+}
+
+/// Normalizes a webhook body (valid JSON) of at most `max_items` items.
+pub fn webhook<'a>(
+    element: &Element,
+    body: &'a RawValue,
+    received_at: DateTime<Utc>,
+    max_items: usize,
+) -> Result<Batch<'a>, NormalizeError> {
+    let invalid = NormalizeError::Invalid;
     let rules = element
         .webhook
         .as_ref()
-        .ok_or_else(|| NormalizeError(format!("{} does not send webhooks", element.name)))?;
-    let items: Vec<&Value> = match (rules.batch, body) {
-        (BatchShape::Array, Value::Array(items)) => items.iter().collect(),
+        .ok_or_else(|| invalid(format!("{} does not send webhooks", element.name)))?;
+    // serde_json leaves no whitespace around a `RawValue`: its first byte says what it is.
+    let spans: Vec<&RawValue> = match (rules.batch, body.get().as_bytes().first()) {
+        (BatchShape::Array, Some(b'[')) => serde_json::from_str(body.get()).map_err(|e| invalid(e.to_string()))?,
         (BatchShape::Array, _) => {
-            return Err(NormalizeError(format!(
+            return Err(invalid(format!(
                 "expected a JSON array of {} events, got {}",
                 element.name,
-                kind(body)
+                raw_kind(body)
             )));
         }
-        (BatchShape::Single, Value::Object(_)) => vec![body],
-        (BatchShape::Single, _) => return Err(NormalizeError(format!("expected a JSON object, got {}", kind(body)))),
+        (BatchShape::Single, Some(b'{')) => vec![body],
+        (BatchShape::Single, _) => return Err(invalid(format!("expected a JSON object, got {}", raw_kind(body)))),
     };
-    items
+    if spans.len() > max_items {
+        return Err(NormalizeError::TooMany {
+            found: spans.len(),
+            limit: max_items,
+        });
+    }
+    let entries = spans
         .into_iter()
         .enumerate()
-        .map(|(index, item)| {
-            one(element, rules, item, received_at).map_err(|e| NormalizeError(format!("event {index}: {e}")))
+        .map(|(index, raw)| {
+            let item = serde_json::from_str(raw.get())
+                .map_err(|e| e.to_string())
+                .and_then(|item| one(element, rules, &item, received_at))
+                .map_err(|e| invalid(format!("event {index}: {e}")))?;
+            Ok(Entry { raw, item })
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(Batch {
+        shape: rules.batch,
+        entries,
+    })
 }
 
 fn one(element: &Element, rules: &Webhook, item: &Value, received_at: DateTime<Utc>) -> Result<Item, String> {
@@ -156,6 +202,18 @@ fn field(pointer: &str) -> String {
     pointer.trim_start_matches('/').replace('/', ".")
 }
 
+/// What a valid JSON text is, from its first byte.
+fn raw_kind(raw: &RawValue) -> &'static str {
+    match raw.get().as_bytes().first() {
+        Some(b'[') => "an array",
+        Some(b'{') => "an object",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
+}
+
 fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -174,12 +232,18 @@ mod tests {
     use super::*;
     use crate::elements::Registry;
 
-    fn normalize(body: Value) -> Result<Vec<Item>, NormalizeError> {
+    fn normalize_text(body: &str, max_items: usize) -> Result<Vec<Entry<'_>>, NormalizeError> {
         let registry = Registry::builtin(&Default::default()).unwrap();
         let received = DateTime::parse_from_rfc3339("2026-01-02T03:04:05.678Z")
             .unwrap()
             .with_timezone(&Utc);
-        webhook(registry.find("hootsuite").unwrap(), &body, received)
+        let body: &RawValue = serde_json::from_str(body).unwrap();
+        webhook(registry.find("hootsuite").unwrap(), body, received, max_items).map(|batch| batch.entries)
+    }
+
+    fn normalize(body: Value) -> Result<Vec<Item>, NormalizeError> {
+        let text = body.to_string();
+        normalize_text(&text, usize::MAX).map(|entries| entries.into_iter().map(|e| e.item).collect())
     }
 
     fn event(item: &Item) -> &NormalizedEvent {
@@ -280,5 +344,32 @@ mod tests {
             assert_eq!(normalize(body).unwrap_err().to_string(), expected);
         }
         assert_eq!(normalize(json!([])).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn each_entry_keeps_its_items_bytes() {
+        let body = r#" [ {"seq_no": "1",  "type":"com.hootsuite.ping.event.v1", "data":{}} ,
+            {"type": "com.hootsuite.messages.event.v1", "seq_no":"2", "data":{"message":{"id":"7"}, "x": [1, 2]}}]"#;
+        let entries = normalize_text(body, 2).unwrap();
+        let raws: Vec<&str> = entries.iter().map(|e| e.raw.get()).collect();
+        assert_eq!(
+            raws,
+            [
+                r#"{"seq_no": "1",  "type":"com.hootsuite.ping.event.v1", "data":{}}"#,
+                r#"{"type": "com.hootsuite.messages.event.v1", "seq_no":"2", "data":{"message":{"id":"7"}, "x": [1, 2]}}"#,
+            ]
+        );
+        assert_eq!(entries[0].item, Item::Ping);
+        assert_eq!(event(&entries[1].item).object_id, "7");
+    }
+
+    #[test]
+    fn more_items_than_allowed_are_refused_whole() {
+        let body = json!([{"type": "com.hootsuite.ping.event.v1"}, {"type": "x"}, {"type": "x"}]).to_string();
+        assert_eq!(
+            normalize_text(&body, 2).unwrap_err(),
+            NormalizeError::TooMany { found: 3, limit: 2 }
+        );
+        assert_eq!(normalize_text(&body, 3).unwrap().len(), 3);
     }
 }

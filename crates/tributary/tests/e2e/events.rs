@@ -299,6 +299,26 @@ async fn duplicates_pings_and_ignored_events(db: Database) {
     hub.stop().await;
 }
 
+/// The `seq_no`s in a notification's `raw` and the object ids of its events, which
+/// `message_event` makes `seq_no - first`.
+fn raw_and_events(notification: &Value, first: u64) -> (Vec<u64>, Vec<u64>) {
+    let message = &notification["message"];
+    let raw = message["raw"]
+        .as_array()
+        .expect("raw is an array of the provider's items");
+    let seqs = raw
+        .iter()
+        .map(|r| r["seq_no"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let objects = message["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["objectId"].as_str().unwrap().parse::<u64>().unwrap() + first)
+        .collect();
+    (seqs, objects)
+}
+
 async fn large_batches_are_split_at_twenty(db: Database) {
     let hub = Hub::start(db).await;
     let receiver = Receiver::start().await;
@@ -312,18 +332,138 @@ async fn large_batches_are_split_at_twenty(db: Database) {
         .iter()
         .map(|n| {
             let body = n.json();
+            let (raw, events) = raw_and_events(&body, 1000);
             assert_eq!(
-                body["message"]["raw"].as_array().unwrap().len(),
-                45,
-                "each part has the whole raw body"
+                raw, events,
+                "each part carries the raw items of its own events, in order"
             );
-            body["message"]["events"].as_array().unwrap().len()
+            let items = body["message"]["raw"].as_array().unwrap();
+            for item in items {
+                let seq: usize = item["seq_no"].as_str().unwrap().parse().unwrap();
+                assert_eq!(item, &batch[seq - 1000], "the provider's item as it sent it");
+            }
+            events.len()
         })
         .collect();
     sizes.sort_unstable();
     assert_eq!(sizes, [5, 20, 20]);
     let ids: std::collections::HashSet<_> = got.iter().map(|n| n.header("webhook-id").to_string()).collect();
     assert_eq!(ids.len(), 3);
+    hub.stop().await;
+}
+
+/// Events of `n` items totalling about `n × 200` bytes, numbered from `first`.
+fn big_batch(first: u64, n: u64) -> String {
+    let items: Vec<Value> = (0..n)
+        .map(|i| message_event(first + i, "SENT", &format!("{i:0>30}")))
+        .collect();
+    serde_json::to_string(&items).unwrap()
+}
+
+/// One webhook of 5 000 events (about 1 MB) is stored and sent at about its size, not its
+/// size times its 250 notifications, and answered at once; so is its replay.
+async fn a_large_webhook_costs_about_its_size(db: Database) {
+    let hub = Hub::start(db).await;
+    let receiver = Receiver::start().await;
+    let instance = instance_sending_to(&hub, &receiver.url).await;
+    let id = instance["id"].as_i64().unwrap();
+    let (first, count) = (1_000_000, 5000);
+    let body = big_batch(first, count);
+    assert!((900_000..1_048_576).contains(&body.len()), "{} bytes", body.len());
+    let started = std::time::Instant::now();
+    let status = hub
+        .http
+        .post(instance["eventsWebhookUrl"].as_str().unwrap())
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    let acknowledged = started.elapsed();
+    assert_eq!(status, StatusCode::OK);
+
+    let notifications = (count / 20) as usize;
+    let check = |got: &[Captured]| {
+        let mut seen = std::collections::BTreeMap::new();
+        let mut bytes = 0;
+        for n in got {
+            bytes += n.body.len();
+            let (raw, events) = raw_and_events(&n.json(), first);
+            assert_eq!(raw, events, "a notification carries the raw items of its own events");
+            for seq in events {
+                *seen.entry(seq).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(seen.len(), count as usize, "every event is sent");
+        assert!(seen.values().all(|&n| n == 1), "each event in exactly one notification");
+        assert!(
+            bytes <= 3 * body.len(),
+            "{bytes} bytes sent for a body of {} bytes",
+            body.len()
+        );
+    };
+    check(&receiver.wait_for(notifications, 60).await);
+    assert!(
+        acknowledged < std::time::Duration::from_secs(5),
+        "acknowledged after {acknowledged:?}"
+    );
+
+    let (_, events) = hub.get(&format!("/instances/{id}/events")).await;
+    let event_id = events[0]["id"].as_str().unwrap().to_string();
+    let (_, detail) = hub.get(&format!("/instances/{id}/events/{event_id}")).await;
+    assert_eq!(detail["providerData"], body.as_str(), "the event keeps the whole body");
+    let stored: usize = detail["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["notification"].to_string().len())
+        .sum();
+    assert!(stored <= 3 * body.len(), "{stored} bytes stored in notifications");
+
+    let started = std::time::Instant::now();
+    let (status, replay) = hub
+        .call(
+            Method::POST,
+            &format!("/instances/{id}/events/{event_id}/replay"),
+            &hub.auth,
+            None,
+        )
+        .await;
+    let took = started.elapsed();
+    assert_eq!(status, StatusCode::OK, "{replay}");
+    assert_eq!(replay["notifications"], notifications);
+    assert!(took < std::time::Duration::from_secs(5), "replayed after {took:?}");
+    let all = receiver.wait_for(2 * notifications, 60).await;
+    check(&all[notifications..]);
+    hub.stop().await;
+}
+
+/// More events in one webhook than `events.max_events_per_webhook` (5 000 by default) is a
+/// 413 that names the limit and the setting, and stores nothing.
+async fn more_events_than_the_limit_are_refused_whole(db: Database) {
+    let hub = Hub::start(db).await;
+    let receiver = Receiver::start().await;
+    let instance = instance_sending_to(&hub, &receiver.url).await;
+    let url = instance["eventsWebhookUrl"].as_str().unwrap();
+    let before = hub.db.snapshot().await;
+    let small: Vec<Value> = (0..5001)
+        .map(|i| json!({"seq_no": i.to_string(), "type": "x"}))
+        .collect();
+    let response = hub.http.post(url).json(&small).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let error: Value = response.json().await.unwrap();
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("5001") && message.contains("5000") && message.contains("events.max_events_per_webhook"),
+        "{message}"
+    );
+    assert_eq!(hub.db.snapshot().await, before, "nothing was stored");
+    assert_eq!(
+        post_webhook(&hub, &instance, &json!(small[..5000])).await,
+        StatusCode::OK,
+        "the limit itself is accepted"
+    );
     hub.stop().await;
 }
 
@@ -575,6 +715,8 @@ on_both_backends!(
     seed_flow_with_webhooks,
     duplicates_pings_and_ignored_events,
     large_batches_are_split_at_twenty,
+    a_large_webhook_costs_about_its_size,
+    more_events_than_the_limit_are_refused_whole,
     receiver_refuses_bad_requests,
     provider_signatures_when_a_secret_is_set,
     replay_and_secret_rotation,

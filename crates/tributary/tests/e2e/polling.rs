@@ -171,11 +171,17 @@ fn tally(receiver: &Receiver) -> HashMap<(String, String), usize> {
             body["message"]["events"].as_array().unwrap().len() <= 10,
             "at most 10 per polling notification"
         );
-        assert!(
-            body["message"]["raw"]["messages"].is_array(),
-            "raw holds the polled records"
+        let records = body["message"]["raw"]["messages"]
+            .as_array()
+            .expect("raw holds the polled records");
+        let events = body["message"]["events"].as_array().unwrap();
+        let record_ids: Vec<&Value> = records.iter().map(|r| &r["id"]).collect();
+        let event_ids: Vec<&Value> = events.iter().map(|e| &e["objectId"]).collect();
+        assert_eq!(
+            record_ids, event_ids,
+            "raw holds the records of this notification's events"
         );
-        for event in body["message"]["events"].as_array().unwrap() {
+        for event in events {
             assert_eq!(event["objectType"], "messages");
             *seen
                 .entry((
@@ -228,6 +234,28 @@ async fn created_changed_deleted_exactly_once(db: Database) {
     let status = poller_status(&hub, id).await;
     assert_eq!(status["failures"], 0, "{status}");
     assert!(status["lastError"].is_null(), "{status}");
+
+    // A replay of the largest poll's event sends its records again, each notification its own.
+    let largest = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|e| e["events"].as_array().unwrap().len())
+        .unwrap();
+    let changes = largest["events"].as_array().unwrap().len();
+    let before = receiver.received().len();
+    let (status, replay) = hub
+        .call(
+            Method::POST,
+            &format!("/instances/{id}/events/{}/replay", largest["id"].as_str().unwrap()),
+            &hub.auth,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{replay}");
+    assert_eq!(replay["notifications"], changes.div_ceil(10));
+    receiver.wait_for(before + changes.div_ceil(10), 10).await;
+    tally(&receiver);
     hub.stop().await;
 }
 

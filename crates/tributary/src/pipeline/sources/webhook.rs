@@ -3,7 +3,8 @@
 //!
 //! The answer is 200 with an empty body only once the event is durably stored; a database
 //! that cannot take it answers 503 so the provider retries. Unknown instances get 404, bad
-//! bodies 400 and bad signatures 401, and none of those store anything.
+//! bodies 400, bad signatures 401, bodies over the size or event limit 413, and none of
+//! those store anything.
 //!
 //! Slow clients: everything the URL and headers decide (element, instance, rate limit,
 //! signature header) is checked before the body is read, so a request for no instance of
@@ -26,7 +27,7 @@ use base64::{
     Engine, alphabet,
     engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
 };
-use serde_json::{Value, value::RawValue};
+use serde_json::value::RawValue;
 use tokio::sync::Semaphore;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -41,7 +42,10 @@ use crate::{
     elements::{Element, Encoding, KeyEncoding, WebhookSignature},
     ids::InstanceId,
     instances::sealing,
-    pipeline::{ingest::Arrival, normalize},
+    pipeline::{
+        ingest::Arrival,
+        normalize::{self, NormalizeError},
+    },
     store::{self, EventSource, EventTarget},
 };
 
@@ -70,7 +74,8 @@ struct InFlight(Arc<Semaphore>);
         (status = 200, description = "Stored durably (or recorded as ignored or duplicate); empty body"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 408, body = ErrorBody, description = "The body did not arrive within http.body_timeout_secs"),
-        (status = 413, body = ErrorBody), (status = 503, body = ErrorBody, description = "Not stored; send again"),
+        (status = 413, body = ErrorBody, description = "Larger than events.max_body_bytes, or more events than events.max_events_per_webhook; not stored"),
+        (status = 503, body = ErrorBody, description = "Not stored; send again"),
     ))]
 async fn receive_at_instance_url(
     State(state): State<AppState>,
@@ -97,7 +102,9 @@ async fn receive_at_instance_url(
     responses(
         (status = 200, description = "Stored durably; empty body"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 408, body = ErrorBody), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody),
+        (status = 408, body = ErrorBody),
+        (status = 413, body = ErrorBody, description = "Larger than events.max_body_bytes, or more events than events.max_events_per_webhook; not stored"),
+        (status = 503, body = ErrorBody),
     ))]
 async fn receive_for_listed_instances(
     State(state): State<AppState>,
@@ -165,11 +172,18 @@ async fn receive(
         signature.verify(&body)?;
     }
     let received_at = store::now();
-    let value: Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("The body is not valid JSON: {e}.")))?;
-    let items = normalize::webhook(&element, &value, received_at)
-        .map_err(|e| ApiError::BadRequest(format!("The body is not a {} webhook body: {e}.", element.name)))?;
-    let raw = serde_json::from_slice::<&RawValue>(&body).expect("the body parsed as JSON above");
+    let raw = serde_json::from_slice::<&RawValue>(&body)
+        .map_err(|e| ApiError::BadRequest(format!("The body is not valid JSON: {e}.")))?;
+    let limit = state.config.events.max_events_per_webhook;
+    let batch = normalize::webhook(&element, raw, received_at, limit).map_err(|e| match e {
+        NormalizeError::TooMany { found, limit } => ApiError::PayloadTooLarge(format!(
+            "The body carries {found} events; this hub accepts at most {limit} in one webhook \
+             (events.max_events_per_webhook). Send them in smaller batches."
+        )),
+        NormalizeError::Invalid(why) => {
+            ApiError::BadRequest(format!("The body is not a {} webhook body: {why}.", element.name))
+        }
+    })?;
     for target in &targets {
         let accepted = state
             .ingest
@@ -177,7 +191,8 @@ async fn receive(
                 target,
                 source: EventSource::Webhook,
                 raw,
-                items: items.clone(),
+                shape: batch.shape.into(),
+                entries: &batch.entries,
                 received_at,
             })
             .await?;

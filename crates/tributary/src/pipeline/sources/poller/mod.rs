@@ -45,7 +45,8 @@ use crate::{
     outbound::{ProviderClient, ProviderPath},
     pipeline::{
         ingest::{self, Arrival},
-        normalize::{Item, NormalizedEvent},
+        normalize::{Entry, Item, NormalizedEvent},
+        notification::RawShape,
     },
     store::{self, EventSource, EventTarget, PollClaim, PollCommit, Store, StoreError},
 };
@@ -497,27 +498,33 @@ impl Poller {
         })
     }
 
-    /// The event of one resource's changes: raw holds the records, as Cloud Elements' polling
-    /// notifications do.
+    /// The event of one resource's changes: raw holds the records, `{resource: [records]}`,
+    /// as Cloud Elements' polling notifications do (each notification its own records).
     fn event(&self, poll: &Poll<'_>, resource: &str, changes: &[Change]) -> store::NewEvent {
-        let records: Vec<&Value> = changes.iter().map(|c| &c.record).collect();
-        let raw = serde_json::to_string(&serde_json::json!({ resource: records })).expect("records serialize");
-        let raw = RawValue::from_string(raw).expect("serialized JSON is valid");
-        let items = changes
+        let records: Vec<Box<RawValue>> = changes
             .iter()
-            .map(|change| Item::Event {
-                sequence: None,
-                event: NormalizedEvent {
-                    element_key: poll.element.key.clone(),
-                    hub_key: poll.element.hub.clone(),
-                    object_type: resource.to_string(),
-                    object_id: change.id.clone(),
-                    event_type: change.event_type,
-                    date: change
-                        .date
-                        .unwrap_or(poll.started)
-                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    state: None,
+            .map(|c| serde_json::value::to_raw_value(&c.record).expect("records serialize"))
+            .collect();
+        let raw = serde_json::value::to_raw_value(&BTreeMap::from([(resource, &records)])).expect("records serialize");
+        let entries: Vec<Entry<'_>> = changes
+            .iter()
+            .zip(&records)
+            .map(|(change, record)| Entry {
+                raw: record,
+                item: Item::Event {
+                    sequence: None,
+                    event: NormalizedEvent {
+                        element_key: poll.element.key.clone(),
+                        hub_key: poll.element.hub.clone(),
+                        object_type: resource.to_string(),
+                        object_id: change.id.clone(),
+                        event_type: change.event_type,
+                        date: change
+                            .date
+                            .unwrap_or(poll.started)
+                            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                        state: None,
+                    },
                 },
             })
             .collect();
@@ -526,7 +533,8 @@ impl Poller {
                 target: poll.target,
                 source: EventSource::Polling,
                 raw: &raw,
-                items,
+                shape: RawShape::Records(resource),
+                entries: &entries,
                 received_at: poll.started,
             },
             &HashSet::new(),
