@@ -115,6 +115,52 @@ async fn organizations_and_users(db: Database) {
     assert_eq!(swapped, None);
 }
 
+/// A new secret replaces the old one, only for the organization's own user.
+async fn secrets_are_replaced(db: Database) {
+    let store = db.store().await;
+    let acme = tenant(store.as_ref(), "acme").await;
+    let globex = tenant(store.as_ref(), "globex").await;
+    let hash = |s: &str| CredentialHash::of(&SecretString::from(s));
+    let org = acme.user.org;
+    assert!(store.set_organization_secret(org, &hash("org-2")).await.unwrap());
+    assert!(store.set_user_secret(org, acme.user.id, &hash("user-2")).await.unwrap());
+    let found = store
+        .find_platform_caller(&hash("user-2"), &hash("org-2"))
+        .await
+        .unwrap();
+    assert_eq!(found, Some(acme.user.clone()));
+    let old = store
+        .find_platform_caller(
+            &CredentialHash::of(&acme.user_secret),
+            &CredentialHash::of(&acme.org_secret),
+        )
+        .await
+        .unwrap();
+    assert_eq!(old, None);
+
+    // Another organization's user, or nobody: nothing changes.
+    assert!(
+        !store
+            .set_user_secret(org, globex.user.id, &hash("user-3"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_organization_secret(OrgId::random(), &hash("org-3"))
+            .await
+            .unwrap()
+    );
+    let untouched = store
+        .find_platform_caller(
+            &CredentialHash::of(&globex.user_secret),
+            &CredentialHash::of(&globex.org_secret),
+        )
+        .await
+        .unwrap();
+    assert_eq!(untouched, Some(globex.user.clone()));
+}
+
 async fn instances_round_trip(db: Database) {
     let store = db.store().await;
     let acme = tenant(store.as_ref(), "acme").await;
@@ -1073,6 +1119,7 @@ on_both_backends!(
 
 on_both_backends!(
     organizations_and_users,
+    secrets_are_replaced,
     instances_round_trip,
     tenants_are_isolated,
     updates_are_partial_and_atomic,
