@@ -67,19 +67,27 @@ fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Stops a hub and returns what it printed.
+fn stop_and_read(mut child: Child) -> String {
+    let mut stdout = child.stdout.take().unwrap();
+    stop(child);
+    let mut printed = String::new();
+    stdout.read_to_string(&mut printed).unwrap();
+    printed
+}
+
 #[tokio::test]
-async fn the_banner_says_where_everything_is_and_the_server_flags_go_anywhere() {
+async fn the_banner_says_where_everything_is() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let public = format!("http://hub.test:{port}");
-    // The server's flags before the subcommand, as the README's table has them.
     let mut first = tributary(dir.path())
         .args([
+            "serve",
             "--listen",
             &format!("127.0.0.1:{port}"),
             "--public-url",
             &public,
-            "serve",
         ])
         .env("TRIBUTARY_DELIVERY__ALLOW_NETWORKS", r#"["127.0.0.0/8"]"#)
         .env("TRIBUTARY_PROVIDERS__HOOTSUITE__BASE_URL", "http://127.0.0.1:9")
@@ -109,7 +117,7 @@ async fn the_banner_says_where_everything_is_and_the_server_flags_go_anywhere() 
     ] {
         assert!(banner.contains(&expected), "{expected:?} is not in:\n{banner}");
     }
-    assert!(ready(port).await, "the hub serves where --listen said");
+    assert!(ready(port).await);
     let answer = reqwest::Client::new()
         .get(format!("http://127.0.0.1:{port}/elements/api-v2/instances"))
         .header("authorization", &auth)
@@ -119,24 +127,54 @@ async fn the_banner_says_where_everything_is_and_the_server_flags_go_anywhere() 
     assert_eq!(answer.status(), StatusCode::OK);
     stop(first);
 
-    // After the subcommand, as before; a restart creates nothing and shows no secret.
+    // A restart says the same, with no credentials and nothing changed from the defaults.
     let port = free_port();
-    let mut second = tributary(dir.path())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+    let second = tributary(dir.path())
+        .env("TRIBUTARY_LISTEN", format!("127.0.0.1:{port}"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     assert!(ready(port).await);
-    let mut stdout = second.stdout.take().unwrap();
-    stop(second);
-    let mut printed = String::new();
-    stdout.read_to_string(&mut printed).unwrap();
+    let printed = stop_and_read(second);
     assert!(
-        printed.contains(&format!("  Listening on  127.0.0.1:{port}\n")),
+        printed.contains(&format!("  Web console   http://127.0.0.1:{port}/\n")),
         "{printed}"
     );
-    assert!(!printed.contains("Authorization"), "{printed}");
+    assert!(
+        !printed.contains("Authorization") && !printed.contains("Settings changed"),
+        "{printed}"
+    );
+}
+
+/// `--listen` and `--public-url` before the subcommand, after it, or with none.
+#[tokio::test]
+async fn the_server_flags_go_before_or_after_the_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    for place in ["before", "after", "alone"] {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let public = format!("http://hub.test:{port}");
+        let flags = ["--listen", &listen, "--public-url", &public];
+        let args: Vec<&str> = match place {
+            "before" => flags.iter().copied().chain(["serve"]).collect(),
+            "after" => ["serve"].into_iter().chain(flags).collect(),
+            _ => flags.to_vec(),
+        };
+        let hub = tributary(dir.path())
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let served = ready(port).await;
+        let printed = stop_and_read(hub);
+        assert!(served, "{args:?}");
+        assert!(
+            printed.contains(&format!("  Web console   {public}/\n")),
+            "{args:?}: {printed}"
+        );
+    }
 }
 
 #[test]
@@ -149,18 +187,18 @@ fn a_busy_port_fails_the_start_before_anything_is_created() {
         .output()
         .unwrap();
     assert!(!output.status.success());
-    let error = stderr(&output);
-    assert!(
-        error.contains(&format!("tributary: cannot listen on {address}: "))
-            && error.contains("another program holds it: stop it, or choose another address with --listen"),
-        "{error}"
-    );
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(
         !printed.contains("Authorization"),
         "secrets of a hub that never served: {printed}"
     );
     assert!(!dir.path().join("data").exists(), "nothing is created");
+    let error = stderr(&output);
+    assert!(
+        error.contains(&format!("tributary: cannot listen on {address}: "))
+            && error.contains("another program holds it: stop it, or choose another address with --listen"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -172,7 +210,8 @@ fn postgres_start_failures_say_why_within_seconds() {
     url.set_path(&missing);
     let started = Instant::now();
     let output = tributary(dir.path())
-        .args(["--database-url", url.as_str(), "--listen", "127.0.0.1:0", "serve"])
+        .args(["--database-url", url.as_str(), "serve"])
+        .env("TRIBUTARY_LISTEN", "127.0.0.1:0")
         .output()
         .unwrap();
     let error = stderr(&output);
