@@ -1,6 +1,7 @@
 //! The `tributary` command line: `serve` (the default) and `admin` tasks.
 
 use std::{
+    collections::BTreeMap,
     fmt::Write as _,
     io::{ErrorKind, Write as _},
     net::SocketAddr,
@@ -11,6 +12,7 @@ use std::{
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use secrecy::ExposeSecret;
+use serde_json::Value;
 use url::Url;
 
 use crate::{
@@ -85,14 +87,17 @@ enum Admin {
     List,
     /// Issue a new organization secret and print it; the old one stops working at once.
     RotateOrganizationSecret {
+        /// The organization's id (`tributary admin list` shows them).
         #[arg(long)]
         organization: OrgId,
     },
     /// Issue a new secret for a user of an organization and print it; the old one stops
     /// working at once.
     RotateUserSecret {
+        /// The user's organization's id (`tributary admin list` shows them).
         #[arg(long)]
         organization: OrgId,
+        /// The user's id.
         #[arg(long)]
         user: UserId,
     },
@@ -254,14 +259,10 @@ fn changed_settings(config: &Config) -> anyhow::Result<Vec<(String, String)>> {
 }
 
 /// The values of a JSON tree by dotted path (arrays are values, not branches).
-fn leaves(value: serde_json::Value) -> std::collections::BTreeMap<String, serde_json::Value> {
-    fn walk(
-        prefix: String,
-        value: serde_json::Value,
-        into: &mut std::collections::BTreeMap<String, serde_json::Value>,
-    ) {
+fn leaves(value: Value) -> BTreeMap<String, Value> {
+    fn walk(prefix: String, value: Value, into: &mut BTreeMap<String, Value>) {
         match value {
-            serde_json::Value::Object(map) => {
+            Value::Object(map) => {
                 for (key, value) in map {
                     let path = if prefix.is_empty() {
                         key
@@ -276,7 +277,7 @@ fn leaves(value: serde_json::Value) -> std::collections::BTreeMap<String, serde_
             }
         }
     }
-    let mut into = std::collections::BTreeMap::new();
+    let mut into = BTreeMap::new();
     walk(String::new(), value, &mut into);
     into
 }

@@ -201,29 +201,31 @@ fn a_busy_port_fails_the_start_before_anything_is_created() {
     );
 }
 
+/// What a command that must fail within seconds said on stderr.
+fn refusal_within_seconds(command: &mut Command) -> String {
+    let started = Instant::now();
+    let output = command.output().unwrap();
+    let error = stderr(&output);
+    assert!(!output.status.success(), "{error}");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "{took:?}: {error}");
+    error
+}
+
 #[test]
 fn postgres_start_failures_say_why_within_seconds() {
     let dir = tempfile::tempdir().unwrap();
-    let server = url::Url::parse(&postgres_url()).unwrap();
     let missing = format!("does_not_exist_{}", hex::encode(rand::random::<[u8; 4]>()));
-    let mut url = server.clone();
+    let mut url = url::Url::parse(&postgres_url()).unwrap();
     url.set_path(&missing);
-    let started = Instant::now();
-    let output = tributary(dir.path())
-        .args(["--database-url", url.as_str(), "serve"])
-        .env("TRIBUTARY_LISTEN", "127.0.0.1:0")
-        .output()
-        .unwrap();
-    let error = stderr(&output);
-    assert!(!output.status.success());
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{:?}: {error}",
-        started.elapsed()
+    let error = refusal_within_seconds(
+        tributary(dir.path())
+            .args(["--database-url", url.as_str(), "serve"])
+            .env("TRIBUTARY_LISTEN", "127.0.0.1:0"),
     );
     assert!(
         error.contains(&format!("database \"{missing}\" does not exist at "))
-            && error.contains(&format!(": create it with `createdb -h "))
+            && error.contains(": create it with `createdb -h ")
             && error.trim_end().ends_with(&format!(" {missing}`")),
         "{error}"
     );
@@ -232,18 +234,7 @@ fn postgres_start_failures_say_why_within_seconds() {
     let port = free_port();
     let password = format!("pw-{}", hex::encode(rand::random::<[u8; 6]>()));
     let url = format!("postgres://postgres:{password}@127.0.0.1:{port}/test");
-    let started = Instant::now();
-    let output = tributary(dir.path())
-        .args(["--database-url", &url, "admin", "list"])
-        .output()
-        .unwrap();
-    let error = stderr(&output);
-    assert!(!output.status.success());
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{:?}: {error}",
-        started.elapsed()
-    );
+    let error = refusal_within_seconds(tributary(dir.path()).args(["--database-url", &url, "admin", "list"]));
     assert!(
         error.contains(&format!(
             "connection refused at 127.0.0.1:{port}: is PostgreSQL running and listening on that address and port?"

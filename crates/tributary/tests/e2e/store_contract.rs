@@ -120,45 +120,23 @@ async fn secrets_are_replaced(db: Database) {
     let store = db.store().await;
     let acme = tenant(store.as_ref(), "acme").await;
     let globex = tenant(store.as_ref(), "globex").await;
-    let hash = |s: &str| CredentialHash::of(&SecretString::from(s));
+    let hash = |s: &SecretString| CredentialHash::of(s);
+    let caller = |user: SecretString, org: SecretString| {
+        let store = store.clone();
+        async move { store.find_platform_caller(&hash(&user), &hash(&org)).await.unwrap() }
+    };
+    let (user_2, org_2) = (SecretString::from("user-2"), SecretString::from("org-2"));
     let org = acme.user.org;
-    assert!(store.set_organization_secret(org, &hash("org-2")).await.unwrap());
-    assert!(store.set_user_secret(org, acme.user.id, &hash("user-2")).await.unwrap());
-    let found = store
-        .find_platform_caller(&hash("user-2"), &hash("org-2"))
-        .await
-        .unwrap();
-    assert_eq!(found, Some(acme.user.clone()));
-    let old = store
-        .find_platform_caller(
-            &CredentialHash::of(&acme.user_secret),
-            &CredentialHash::of(&acme.org_secret),
-        )
-        .await
-        .unwrap();
-    assert_eq!(old, None);
+    assert!(store.set_organization_secret(org, &hash(&org_2)).await.unwrap());
+    assert!(store.set_user_secret(org, acme.user.id, &hash(&user_2)).await.unwrap());
+    assert_eq!(caller(user_2, org_2).await, Some(acme.user.clone()));
+    assert_eq!(caller(acme.user_secret, acme.org_secret).await, None);
 
     // Another organization's user, or nobody: nothing changes.
-    assert!(
-        !store
-            .set_user_secret(org, globex.user.id, &hash("user-3"))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .set_organization_secret(OrgId::random(), &hash("org-3"))
-            .await
-            .unwrap()
-    );
-    let untouched = store
-        .find_platform_caller(
-            &CredentialHash::of(&globex.user_secret),
-            &CredentialHash::of(&globex.org_secret),
-        )
-        .await
-        .unwrap();
-    assert_eq!(untouched, Some(globex.user.clone()));
+    let other = hash(&SecretString::from("other"));
+    assert!(!store.set_user_secret(org, globex.user.id, &other).await.unwrap());
+    assert!(!store.set_organization_secret(OrgId::random(), &other).await.unwrap());
+    assert_eq!(caller(globex.user_secret, globex.org_secret).await, Some(globex.user));
 }
 
 async fn instances_round_trip(db: Database) {
