@@ -147,7 +147,7 @@ impl Process {
     /// The `Authorization` header the hub printed when it bootstrapped an empty database.
     pub async fn credentials(&mut self) -> anyhow::Result<String> {
         let printed = self.credentials.take().context("the credentials were read already")?;
-        // The hub prints them before it listens, so they are there by the time it is ready.
+        // The hub prints them before it serves, so they are there by the time it is ready.
         tokio::time::timeout(Duration::from_secs(10), printed)
             .await
             .ok()

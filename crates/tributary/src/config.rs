@@ -5,10 +5,16 @@
 //! `TRIBUTARY_PROVIDERS__HOOTSUITE__BASE_URL=http://127.0.0.1:9090`.
 //! Unknown keys are errors so that a typo does not silently fall back to a default.
 
-use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use figment::{
-    Figment,
+    Figment, Metadata, Provider, Source,
+    error::Kind,
     providers::{Env, Format, Serialized, Toml},
 };
 use secrecy::SecretString;
@@ -17,6 +23,9 @@ use url::Url;
 
 /// The name of the config file read from the working directory when no path is given.
 pub const DEFAULT_CONFIG_FILE: &str = "tributary.toml";
+
+/// What starts every environment variable the configuration reads; `__` nests keys.
+const ENV_PREFIX: &str = "TRIBUTARY_";
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -374,23 +383,28 @@ pub struct ConfigError(String);
 impl Config {
     /// Layers defaults, the config file (`path`, or `tributary.toml` when present), the
     /// environment and `overrides` (command-line flags).
-    pub fn load(path: Option<&std::path::Path>, overrides: &CliOverrides) -> Result<Self, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        match path {
+    pub fn load(path: Option<&Path>, overrides: &CliOverrides) -> Result<Self, ConfigError> {
+        let file = match path {
             Some(path) if !path.exists() => {
                 return Err(ConfigError(format!("config file {} does not exist", path.display())));
             }
-            Some(path) => figment = figment.merge(Toml::file_exact(path)),
-            None if std::path::Path::new(DEFAULT_CONFIG_FILE).exists() => {
-                figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE));
-            }
-            None => {}
+            Some(path) => Some(path),
+            None => Some(Path::new(DEFAULT_CONFIG_FILE)).filter(|default| default.exists()),
+        };
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
         }
+        let env = Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]);
+        let sources = Sources {
+            file,
+            env: env.metadata(),
+        };
         let config: Config = figment
-            .merge(Env::prefixed("TRIBUTARY_").split("__").ignore(&["config"]))
+            .merge(env)
             .merge(Serialized::defaults(overrides))
             .extract()
-            .map_err(|e| ConfigError(e.to_string()))?;
+            .map_err(|errors| ConfigError(sources.explain(errors)))?;
         config.check()?;
         Ok(config)
     }
@@ -449,6 +463,127 @@ impl Config {
             None => format!("http://{}", self.listen),
         }
     }
+}
+
+/// Where the layers a value can come from were read, to name the one at fault in an error.
+struct Sources<'a> {
+    file: Option<&'a Path>,
+    env: Metadata,
+}
+
+impl Sources<'_> {
+    /// figment's errors speak its own terms (``found `lisen`, expected `one of …` for key
+    /// "default.lisen"``, an environment variable as `"DELIVERY.ALOW_NETWORKS"`): this names
+    /// the file or the variable as the user wrote it, the key, and what would be right.
+    fn explain(&self, errors: figment::Error) -> String {
+        errors
+            .into_iter()
+            .map(|error| {
+                let from_env = error.metadata.as_ref() == Some(&self.env);
+                let problem = problem(&error.kind, &error.path, from_env);
+                let source = match &error.metadata {
+                    _ if from_env => Some(format!("environment variable {}", env_variable(&error.path))),
+                    Some(Metadata {
+                        source: Some(Source::File(_)),
+                        ..
+                    }) => self.file.map(|file| format!("config file {}", file.display())),
+                    _ => None,
+                };
+                match source {
+                    Some(source) => format!("{source}: {problem}"),
+                    None => problem,
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// What is wrong with the value at `path`, in the configuration's own terms (dotted keys);
+/// a key suggested for a value `from_env` is spelled as a variable too.
+fn problem(kind: &Kind, path: &[String], from_env: bool) -> String {
+    let key = path.join(".");
+    match kind {
+        Kind::UnknownField(name, known) => {
+            let parent = &path[..path.len().saturating_sub(1)];
+            let hint = match nearest_key(parent, name, known) {
+                Some(near) if from_env => format!(
+                    " (did you mean {near:?}: {ENV_PREFIX}{}?)",
+                    near.replace('.', "__").to_ascii_uppercase()
+                ),
+                Some(near) => format!(" (did you mean {near:?}?)"),
+                None => String::new(),
+            };
+            format!("unknown key {key:?}{hint}")
+        }
+        Kind::UnknownVariant(value, known) => {
+            let hint = crate::text::nearest(value, known.iter().copied())
+                .map(|near| format!(" (did you mean {near:?}?)"))
+                .unwrap_or_default();
+            format!(
+                "{key}: unknown value {value:?}{hint}; expected one of {}",
+                known.join(", ")
+            )
+        }
+        Kind::InvalidType(actual, expected) => {
+            format!("{key}: expected {}, found {actual}", describe_expected(expected))
+        }
+        _ if key.is_empty() => kind.to_string(),
+        _ => format!("{key}: {kind}"),
+    }
+}
+
+/// The key meant by the unknown `name` under `parent`, whose fields are `known` (serde's
+/// list, from the structure itself): one a small typo away, or, for `delivery_timeout_secs`,
+/// the nested `delivery.timeout_secs` (in a variable, nesting takes two underscores).
+fn nearest_key(parent: &[String], name: &str, known: &[&str]) -> Option<String> {
+    let within = |keys: &[&str]| -> Vec<String> {
+        parent
+            .iter()
+            .cloned()
+            .chain(keys.iter().map(|key| key.to_string()))
+            .collect()
+    };
+    if let Some(near) = crate::text::nearest(name, known.iter().copied()) {
+        return Some(within(&[near]).join("."));
+    }
+    let defaults = serde_json::to_value(Config::default()).ok()?;
+    known.iter().find_map(|section| {
+        let rest = name.strip_prefix(section)?.strip_prefix('_')?;
+        let keys = within(&[section, rest]);
+        defaults
+            .pointer(&format!("/{}", keys.join("/")))
+            .map(|_| keys.join("."))
+    })
+}
+
+/// serde's name for an expected type, as a person would say it.
+fn describe_expected(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number (0 or more)".into(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        _ if expected.starts_with("struct ") => "a table of keys".into(),
+        _ => expected.into(),
+    }
+}
+
+/// The environment variable that set the value at `path`, spelled as in the environment
+/// (figment matches the prefix in any case and lowercases the rest).
+fn env_variable(path: &[String]) -> String {
+    std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| {
+            let lower = name.trim().to_ascii_lowercase();
+            lower
+                .strip_prefix(&ENV_PREFIX.to_ascii_lowercase())
+                .is_some_and(|rest| {
+                    let keys: Vec<&str> = rest.split("__").collect();
+                    keys.len() <= path.len() && keys.iter().zip(path).all(|(a, b)| a == b)
+                })
+        })
+        .max_by_key(String::len)
+        .unwrap_or_else(|| format!("{ENV_PREFIX}{}", path.join("__").to_ascii_uppercase()))
 }
 
 /// Command-line flags that override configuration; absent flags leave it alone.
@@ -547,6 +682,82 @@ mod tests {
         });
     }
 
+    /// The message names the file or the variable as written, the key in the configuration's
+    /// own terms, and the key meant.
+    #[test]
+    fn mistakes_name_their_source_key_and_fix() {
+        let load_error = |path: Option<&str>| {
+            Config::load(path.map(Path::new), &CliOverrides::default())
+                .unwrap_err()
+                .to_string()
+        };
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(DEFAULT_CONFIG_FILE, r#"lisen = "127.0.0.1:1""#)?;
+            assert_eq!(
+                load_error(None),
+                r#"configuration: config file tributary.toml: unknown key "lisen" (did you mean "listen"?)"#
+            );
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.create_dir("conf")?;
+            jail.create_file(
+                "conf/hub.toml",
+                "[delivery]\ntimeout_secs = \"ten\"\n[log]\nformat = \"jsn\"",
+            )?;
+            assert_eq!(
+                load_error(Some("conf/hub.toml")),
+                r#"configuration: config file conf/hub.toml: delivery.timeout_secs: expected a whole number (0 or more), found string "ten""#
+            );
+            jail.create_file("conf/hub.toml", "[log]\nformat = \"jsn\"")?;
+            assert_eq!(
+                load_error(Some("conf/hub.toml")),
+                r#"configuration: config file conf/hub.toml: log.format: unknown value "jsn" (did you mean "json"?); expected one of text, json"#
+            );
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TRIBUTARY_DELIVERY__ALOW_NETWORKS", r#"["10.0.0.0/8"]"#);
+            assert_eq!(
+                load_error(None),
+                "configuration: environment variable TRIBUTARY_DELIVERY__ALOW_NETWORKS: unknown key \
+                 \"delivery.alow_networks\" (did you mean \"delivery.allow_networks\": TRIBUTARY_DELIVERY__ALLOW_NETWORKS?)"
+            );
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            // One underscore where nesting takes two.
+            jail.set_env("TRIBUTARY_DELIVERY_TIMEOUT_SECS", "5");
+            assert!(
+                load_error(None).ends_with(
+                    r#"unknown key "delivery_timeout_secs" (did you mean "delivery.timeout_secs": TRIBUTARY_DELIVERY__TIMEOUT_SECS?)"#
+                ),
+                "{}",
+                load_error(None)
+            );
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            // The prefix in another case, as the environment spells it.
+            jail.set_env("tributary_Providers__hootsuite__base_urll", "http://127.0.0.1:1");
+            assert_eq!(
+                load_error(None),
+                "configuration: environment variable tributary_Providers__hootsuite__base_urll: unknown key \
+                 \"providers.hootsuite.base_urll\" (did you mean \"providers.hootsuite.base_url\": \
+                 TRIBUTARY_PROVIDERS__HOOTSUITE__BASE_URL?)"
+            );
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TRIBUTARY_DELIVERY__TIMEOUT_SECS", "soon");
+            assert_eq!(
+                load_error(None),
+                r#"configuration: environment variable TRIBUTARY_DELIVERY__TIMEOUT_SECS: delivery.timeout_secs: expected a whole number (0 or more), found string "soon""#
+            );
+            Ok(())
+        });
+    }
+
     #[test]
     fn http_bounds_of_zero_are_errors() {
         // A zero timeout would cut every connection or body at once.
@@ -566,7 +777,7 @@ mod tests {
     #[test]
     fn a_named_config_file_must_exist() {
         figment::Jail::expect_with(|_| {
-            let err = Config::load(Some(std::path::Path::new("nope.toml")), &CliOverrides::default()).unwrap_err();
+            let err = Config::load(Some(Path::new("nope.toml")), &CliOverrides::default()).unwrap_err();
             assert!(err.to_string().contains("nope.toml"), "{err}");
             Ok(())
         });

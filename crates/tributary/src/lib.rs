@@ -15,6 +15,7 @@
 //! - [`tenants`]: organizations and users.
 //! - [`store`]: the storage trait and its SQLite and PostgreSQL implementations.
 //! - [`crypto`], [`ids`]: secrets at rest and credentials; typed identifiers.
+//! - [`text`]: helpers for messages to people (the nearest known name to a typo).
 
 pub mod api;
 pub mod app;
@@ -33,3 +34,4 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
+pub mod text;

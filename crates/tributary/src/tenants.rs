@@ -1,5 +1,5 @@
 //! Organizations and users: creating them with fresh credentials, which are shown once and
-//! stored only as hashes.
+//! stored only as hashes, and replacing a lost credential with a new one.
 
 use secrecy::SecretString;
 
@@ -50,6 +50,22 @@ pub async fn create_user(
         })
         .await?;
     Ok((user, secret))
+}
+
+/// A new secret for `org`, replacing the old one, which stops working at once; `None` if
+/// there is no such organization.
+pub async fn rotate_organization_secret(store: &dyn Store, org: OrgId) -> StoreResult<Option<SecretString>> {
+    let secret = generate_credential();
+    let replaced = store.set_organization_secret(org, &CredentialHash::of(&secret)).await?;
+    Ok(replaced.then_some(secret))
+}
+
+/// A new secret for the user `user` of `org`, replacing the old one, which stops working at
+/// once; `None` if the organization has no such user.
+pub async fn rotate_user_secret(store: &dyn Store, org: OrgId, user: UserId) -> StoreResult<Option<SecretString>> {
+    let secret = generate_credential();
+    let replaced = store.set_user_secret(org, user, &CredentialHash::of(&secret)).await?;
+    Ok(replaced.then_some(secret))
 }
 
 /// The credentials made on a first start, to be printed once.

@@ -348,13 +348,8 @@ fn parse_headers(value: Value) -> Result<String, String> {
 
 /// " (did you mean …?)" when a known key is a small typo away.
 fn suggestion(element: &Element, key: &str) -> String {
-    element
-        .configuration
-        .iter()
-        .map(|spec| (edit_distance(&spec.key, key), &spec.key))
-        .filter(|(distance, _)| *distance <= 3)
-        .min()
-        .map(|(_, known)| format!(" (did you mean {known:?}?)"))
+    crate::text::nearest(key, element.configuration.iter().map(|spec| spec.key.as_str()))
+        .map(|known| format!(" (did you mean {known:?}?)"))
         .unwrap_or_else(|| format!("; {} accepts: {}", element.name, known_keys(element)))
 }
 
@@ -365,21 +360,6 @@ fn known_keys(element: &Element) -> String {
         .map(|s| s.key.as_str())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous + usize::from(ca != *cb);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
@@ -683,12 +663,5 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("send the real value"), "{err}");
-    }
-
-    #[test]
-    fn edit_distance_counts_single_edits() {
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
     }
 }

@@ -43,6 +43,25 @@ pub enum StoreError {
     Commit { unavailable: bool, message: String },
     #[error("the database writer has stopped")]
     WriterStopped,
+    /// The first connection at start failed; says why and what to do, without the password.
+    #[error("{0}")]
+    Unreachable(String),
+    /// Another hub serves from this SQLite file (see [`sqlite::lock_for_serving`]).
+    #[error(
+        "the SQLite database {} is in use by another hub{}: one hub process per SQLite file \
+         (`tributary admin` may run beside it); stop the other one, or use PostgreSQL for several hubs",
+        .database.display(),
+        .holder.map(|pid| format!(" (process {pid})")).unwrap_or_default()
+    )]
+    InUse {
+        database: std::path::PathBuf,
+        holder: Option<u32>,
+    },
+    #[error("lock file {}: {source}", .path.display())]
+    Lock {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {
@@ -78,14 +97,47 @@ fn is_unavailable_code(sqlite: bool, code: Option<&str>) -> bool {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The database engines, told apart by the URL's scheme.
+enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    fn of(url: &str) -> StoreResult<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Engine::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Engine::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_string()))
+        }
+    }
+}
+
 /// Opens the store named by `url`, creating the database file and applying migrations.
 pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<Arc<dyn Store>> {
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::connect(url, options).await?))
-    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(postgres::connect(url, options).await?))
-    } else {
-        Err(StoreError::UnsupportedUrl(url.to_string()))
+    Ok(match Engine::of(url)? {
+        Engine::Sqlite => Arc::new(sqlite::connect(url, options).await?),
+        Engine::Postgres => Arc::new(postgres::connect(url, options).await?),
+    })
+}
+
+/// What `url` names, for people: the SQLite file, or the PostgreSQL server, database and
+/// user (never the password).
+pub fn describe(url: &str) -> StoreResult<String> {
+    Ok(match Engine::of(url)? {
+        Engine::Sqlite => format!("SQLite file {}", sqlite::database_file(url)?.display()),
+        Engine::Postgres => postgres::Server::from_url(url)?.to_string(),
+    })
+}
+
+/// Claims the database for a serving hub where its engine takes one process only (SQLite,
+/// until the returned lock is dropped); several hubs share a PostgreSQL database by design.
+pub fn claim_for_serving(url: &str) -> StoreResult<Option<sqlite::ServingLock>> {
+    match Engine::of(url)? {
+        Engine::Sqlite => sqlite::lock_for_serving(url).map(Some),
+        Engine::Postgres => Ok(None),
     }
 }
 
@@ -579,6 +631,12 @@ pub trait Store: Send + Sync + 'static {
     async fn create_user(&self, user: &NewUser) -> StoreResult<()>;
     async fn list_organizations(&self) -> StoreResult<Vec<Organization>>;
     async fn list_users(&self, org: OrgId) -> StoreResult<Vec<User>>;
+    /// Replaces the organization's secret (the old one stops working); false if there is no
+    /// such organization.
+    async fn set_organization_secret(&self, org: OrgId, secret: &CredentialHash) -> StoreResult<bool>;
+    /// Replaces the secret of the organization's user (the old one stops working); false if
+    /// the organization has no such user.
+    async fn set_user_secret(&self, org: OrgId, user: UserId, secret: &CredentialHash) -> StoreResult<bool>;
 
     /// The user holding `user_secret`, if they belong to the organization holding `org_secret`.
     async fn find_platform_caller(

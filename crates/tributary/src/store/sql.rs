@@ -442,6 +442,25 @@ where
         rows.iter().map(|row| user_from(row, "")).collect()
     }
 
+    async fn set_organization_secret(&self, org: OrgId, secret: &CredentialHash) -> StoreResult<bool> {
+        let result = sqlx::query("UPDATE organizations SET secret_hash = $2 WHERE id = $1")
+            .bind(org.get())
+            .bind(secret.as_bytes())
+            .execute(&self.writer)
+            .await?;
+        Ok(DB::rows_affected(&result) == 1)
+    }
+
+    async fn set_user_secret(&self, org: OrgId, user: UserId, secret: &CredentialHash) -> StoreResult<bool> {
+        let result = sqlx::query("UPDATE users SET secret_hash = $3 WHERE org_id = $1 AND id = $2")
+            .bind(org.get())
+            .bind(user.get())
+            .bind(secret.as_bytes())
+            .execute(&self.writer)
+            .await?;
+        Ok(DB::rows_affected(&result) == 1)
+    }
+
     async fn find_platform_caller(
         &self,
         user_secret: &CredentialHash,

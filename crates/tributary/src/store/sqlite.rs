@@ -1,6 +1,9 @@
 //! SQLite backend: the zero-setup default, one file in WAL mode.
 
 use std::{
+    fs::{File, TryLockError},
+    io::{Read, Write},
+    path::{Path, PathBuf},
     str::FromStr,
     sync::{Arc, Weak},
     time::Duration,
@@ -17,7 +20,7 @@ use sqlx::{
 use tokio::sync::Notify;
 
 use super::{
-    ConnectOptions, StoreResult,
+    ConnectOptions, StoreError, StoreResult,
     sql::{Dialect, SqlStore, Writes},
 };
 use crate::crypto;
@@ -101,6 +104,65 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<SqliteS
     let wake = Arc::new(Notify::new());
     tokio::spawn(checkpoint(checkpoints, Arc::downgrade(&wake)));
     Ok(Writes::open_store(reader, writer, wake))
+}
+
+/// The database file `url` names.
+pub fn database_file(url: &str) -> StoreResult<PathBuf> {
+    Ok(SqliteConnectOptions::from_str(url)?.get_filename().to_path_buf())
+}
+
+/// Held while this process serves from a SQLite file; the kernel lets go when the process
+/// ends, however it ends. SQLite itself would let a second hub open the file, and two hubs
+/// on it would each take themselves for the only one: each wakes its own workers in memory
+/// and none hears of the other's deliveries.
+pub struct ServingLock {
+    _file: File,
+}
+
+/// Takes `<database>.lock`, beside the database file, exclusively (`flock`), and writes this
+/// process's id into it; refuses at once, naming the holder, when another process has it.
+/// `tributary admin` takes no lock, so it works beside a serving hub.
+pub fn lock_for_serving(url: &str) -> StoreResult<ServingLock> {
+    let database = database_file(url)?;
+    let mut name = database.clone().into_os_string();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    let failed = |source| StoreError::Lock {
+        path: path.clone(),
+        source,
+    };
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        crypto::create_private_dir(dir).map_err(failed)?;
+    }
+    let mut file = open_lock_file(&path).map_err(failed)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            file.read_to_string(&mut holder).map_err(failed)?;
+            return Err(StoreError::InUse {
+                database,
+                holder: holder.trim().parse().ok(),
+            });
+        }
+        Err(TryLockError::Error(error)) => return Err(failed(error)),
+    }
+    file.set_len(0)
+        .and_then(|()| writeln!(file, "{}", std::process::id()))
+        .map_err(failed)?;
+    Ok(ServingLock { _file: file })
+}
+
+/// Opens the lock file, creating it private to the hub's user like the database beside it;
+/// opening truncates nothing, since the holder's process id is in it.
+fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 /// How often the background checkpointer copies the WAL back. On the delivery benchmark
@@ -193,6 +255,27 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         drop(store);
+    }
+
+    /// A second claim on the file is refused, naming the holder, until the first lets go.
+    #[test]
+    fn one_process_serves_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("new/t.db").display());
+        let held = lock_for_serving(&url).unwrap();
+        // flock locks belong to an open file, so a second open conflicts in this process too.
+        let refused = lock_for_serving(&url).err().expect("the file is held");
+        let message = refused.to_string();
+        assert!(
+            message.contains(&format!(
+                "{} is in use by another hub (process {})",
+                dir.path().join("new/t.db").display(),
+                std::process::id()
+            )),
+            "{message}"
+        );
+        drop(held);
+        lock_for_serving(&url).expect("released with its holder");
     }
 
     /// The data directory and every file of the database are the hub's user's alone.

@@ -119,4 +119,101 @@ async fn admin_commands_work_beside_a_running_hub(db: Database) {
     hub.stop().await;
 }
 
-on_both_backends!(admin_commands_work_beside_a_running_hub);
+/// The first word after `prefix` on the line that starts with it.
+fn id_after<'a>(printed: &'a str, prefix: &str) -> &'a str {
+    printed
+        .lines()
+        .find_map(|line| line.trim_start().strip_prefix(prefix))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no {prefix:?} in {printed:?}"))
+}
+
+/// Lost secrets: the admin issues new ones, and the running hub takes the new ones and
+/// refuses the old ones at once.
+async fn lost_secrets_are_replaced_beside_a_running_hub(db: Database) {
+    let hub = Hub::start(db).await;
+    let created = printed(&admin(&hub.db, &["create-organization", "--name", "Initech"]).await);
+    let org = id_after(&created, "organization ").to_string();
+    let org_secret = shown_secret(&created).to_string();
+    let created = printed(
+        &admin(
+            &hub.db,
+            &["create-user", "--organization", &org, "--email", "peter@initech.test"],
+        )
+        .await,
+    );
+    let user = id_after(&created, "user ").to_string();
+    let user_secret = shown_secret(&created).to_string();
+    let status = |auth: String| {
+        let hub = &hub;
+        async move { hub.call(Method::GET, "/instances", &auth, None).await.0 }
+    };
+    // The hub refuses the old credentials and takes the new ones.
+    let replaced = |old: String, new: String| {
+        let status = &status;
+        async move {
+            assert_eq!(status(old).await, StatusCode::UNAUTHORIZED);
+            assert_eq!(status(new).await, StatusCode::OK);
+        }
+    };
+    assert_eq!(
+        status(format!("User {user_secret}, Organization {org_secret}")).await,
+        StatusCode::OK
+    );
+
+    let rotated = printed(&admin(&hub.db, &["rotate-organization-secret", "--organization", &org]).await);
+    let new_org_secret = shown_secret(&rotated).to_string();
+    replaced(
+        format!("User {user_secret}, Organization {org_secret}"),
+        format!("User {user_secret}, Organization {new_org_secret}"),
+    )
+    .await;
+
+    let rotated = printed(
+        &admin(
+            &hub.db,
+            &["rotate-user-secret", "--organization", &org, "--user", &user],
+        )
+        .await,
+    );
+    let new_user_secret = shown_secret(&rotated).to_string();
+    replaced(
+        format!("User {user_secret}, Organization {new_org_secret}"),
+        format!("User {new_user_secret}, Organization {new_org_secret}"),
+    )
+    .await;
+
+    // A user is found only in their own organization; an unknown one is refused. Neither
+    // changes anything.
+    let listed = printed(&admin(&hub.db, &["list"]).await);
+    let acme = id_after(
+        listed.lines().find(|line| line.ends_with("\"Acme\"")).unwrap(),
+        "organization ",
+    );
+    for (args, error) in [
+        (
+            vec!["rotate-user-secret", "--organization", acme, "--user", &user],
+            format!("no user {user} in organization {acme}; `tributary admin list` shows them"),
+        ),
+        (
+            vec!["rotate-organization-secret", "--organization", "123456789"],
+            "no organization 123456789; `tributary admin list` shows them".to_string(),
+        ),
+    ] {
+        let refused = admin(&hub.db, &args).await;
+        assert!(!refused.status.success());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(&error), "{stderr}");
+    }
+    assert_eq!(
+        status(format!("User {new_user_secret}, Organization {new_org_secret}")).await,
+        StatusCode::OK
+    );
+    assert_eq!(status(hub.auth.clone()).await, StatusCode::OK);
+    hub.stop().await;
+}
+
+on_both_backends!(
+    admin_commands_work_beside_a_running_hub,
+    lost_secrets_are_replaced_beside_a_running_hub
+);

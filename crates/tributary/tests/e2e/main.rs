@@ -15,6 +15,7 @@ mod secrets;
 mod security;
 mod seed_flow;
 mod slow_clients;
+mod startup;
 mod store_contract;
 mod support;
 mod tokens;

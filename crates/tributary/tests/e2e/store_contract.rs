@@ -115,6 +115,30 @@ async fn organizations_and_users(db: Database) {
     assert_eq!(swapped, None);
 }
 
+/// A new secret replaces the old one, only for the organization's own user.
+async fn secrets_are_replaced(db: Database) {
+    let store = db.store().await;
+    let acme = tenant(store.as_ref(), "acme").await;
+    let globex = tenant(store.as_ref(), "globex").await;
+    let hash = |s: &SecretString| CredentialHash::of(s);
+    let caller = |user: SecretString, org: SecretString| {
+        let store = store.clone();
+        async move { store.find_platform_caller(&hash(&user), &hash(&org)).await.unwrap() }
+    };
+    let (user_2, org_2) = (SecretString::from("user-2"), SecretString::from("org-2"));
+    let org = acme.user.org;
+    assert!(store.set_organization_secret(org, &hash(&org_2)).await.unwrap());
+    assert!(store.set_user_secret(org, acme.user.id, &hash(&user_2)).await.unwrap());
+    assert_eq!(caller(user_2, org_2).await, Some(acme.user.clone()));
+    assert_eq!(caller(acme.user_secret, acme.org_secret).await, None);
+
+    // Another organization's user, or nobody: nothing changes.
+    let other = hash(&SecretString::from("other"));
+    assert!(!store.set_user_secret(org, globex.user.id, &other).await.unwrap());
+    assert!(!store.set_organization_secret(OrgId::random(), &other).await.unwrap());
+    assert_eq!(caller(globex.user_secret, globex.org_secret).await, Some(globex.user));
+}
+
 async fn instances_round_trip(db: Database) {
     let store = db.store().await;
     let acme = tenant(store.as_ref(), "acme").await;
@@ -1334,6 +1358,7 @@ on_both_backends!(
 
 on_both_backends!(
     organizations_and_users,
+    secrets_are_replaced,
     instances_round_trip,
     tenants_are_isolated,
     updates_are_partial_and_atomic,
