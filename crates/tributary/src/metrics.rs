@@ -35,6 +35,8 @@ pub enum DeliveryCount {
     Retried,
     Failed,
     Queued,
+    /// Not sent, due again later: its callback server was failing or busy.
+    Deferred,
 }
 
 /// How a poll of one instance ended, for counting.
@@ -120,6 +122,7 @@ impl Metrics {
             DeliveryCount::Retried => "retried",
             DeliveryCount::Failed => "failed",
             DeliveryCount::Queued => "queued",
+            DeliveryCount::Deferred => "deferred",
         };
         self.deliveries.get_or_create(&OutcomeLabels { outcome }).inc();
         if let Some(latency) = latency {

@@ -453,6 +453,9 @@ pub enum NextStep {
     RetryAt(Timestamp),
     Failed,
     Queued,
+    /// Not sent: pending again, due then, with the attempt its claim counted given back
+    /// (its callback server was failing or busy, see `pipeline::deliver::destinations`).
+    Deferred(Timestamp),
 }
 
 #[derive(Debug, Clone)]
