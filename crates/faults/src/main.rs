@@ -4,7 +4,7 @@
 //! the Hootsuite simulator in this process, a provider that re-sends what was not
 //! acknowledged, and a receiver that checks and records every notification. Each scenario
 //! breaks something while events flow (the hub, the callback receiver, the database, one
-//! node of several) and then checks the guarantees of docs/reliability.md: every acknowledged
+//! node of several, one callback server silent) and then checks the guarantees of docs/reliability.md: every acknowledged
 //! event delivered at least once, a duplicate only ever the same notification again, 503
 //! (never 200) while the database cannot write, no notification sent by two nodes at once,
 //! each polled change reported once.
@@ -37,7 +37,7 @@ use crate::{
 #[derive(Parser)]
 #[command(
     name = "tributary-faults",
-    about = "Fault-injection suite of the Tributary hub: crash, callback outage, database faults, several nodes",
+    about = "Fault-injection suite of the Tributary hub: crash, callback outage, a silent callback, database faults, several nodes",
     after_help = "Needs root (tmpfs and loop mounts), PostgreSQL on the machine (restarted by \
                   database-postgres: run that alone, not beside `cargo test`), and the tributary binary \
                   beside this one (built first under `cargo run`)."
@@ -66,6 +66,8 @@ enum Which {
     Crash,
     /// The callback receiver down, then failing, then back.
     Outage,
+    /// One instance's callback never answers while others' events flow.
+    SlowCallback,
     /// PostgreSQL restarted under load.
     DatabasePostgres,
     /// SQLite's disk full, and its filesystem read-only.
@@ -76,9 +78,10 @@ enum Which {
     All,
 }
 
-const EVERY: [Which; 5] = [
+const EVERY: [Which; 6] = [
     Which::Crash,
     Which::Outage,
+    Which::SlowCallback,
     Which::DatabasePostgres,
     Which::DatabaseSqlite,
     Which::Nodes,
@@ -89,6 +92,7 @@ impl Which {
         match self {
             Which::Crash => "crash",
             Which::Outage => "outage",
+            Which::SlowCallback => "slow-callback",
             Which::DatabasePostgres => "database-postgres",
             Which::DatabaseSqlite => "database-sqlite",
             Which::Nodes => "nodes",
@@ -100,6 +104,7 @@ impl Which {
         match self {
             Which::Crash => scenarios::crash::run(settings).await,
             Which::Outage => scenarios::outage::run(settings).await,
+            Which::SlowCallback => scenarios::slow::run(settings).await,
             Which::DatabasePostgres => scenarios::database::postgres(settings).await,
             Which::DatabaseSqlite => scenarios::database::sqlite(settings).await,
             Which::Nodes => scenarios::nodes::run(settings).await,

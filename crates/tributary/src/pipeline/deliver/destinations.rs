@@ -14,8 +14,9 @@
 //!   slow: what waits for it goes back to the store, due when that oldest request will have
 //!   answered or timed out, so that one slow server never fills the worker's reserve.
 //! - After `breaker_failures` requests in a row got no answer (timed out, refused, reset),
-//!   the destination's breaker opens: its deliveries are given back to the store, due when
-//!   the breaker will let one probe through, after a cool-down. One answer from the probe
+//!   the destination's breaker opens: its deliveries are given back to the store, one due
+//!   when the cool-down ends, to be the probe, the others when the probe's answer will be
+//!   in (so that each cool-down costs one write per waiting delivery). One answer from the probe
 //!   (any status: the server is there) closes the breaker; no answer re-opens it for the
 //!   next, longer cool-down. Once the cool-downs have run out, a probe that gets no answer
 //!   is its notification's last attempt, as when retries run out.
@@ -100,16 +101,30 @@ pub enum Reached {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Breaker {
-    Closed { failures: u32 },
-    Open { until: Instant, step: usize },
-    Probing { deadline: Instant, step: usize },
+    Closed {
+        failures: u32,
+    },
+    /// `candidate`: a delivery was given back due at `until`, to be the probe.
+    Open {
+        until: Instant,
+        step: usize,
+        candidate: bool,
+    },
+    Probing {
+        deadline: Instant,
+        step: usize,
+    },
 }
 
 /// What a destination says to one more request now.
 enum Verdict {
-    Go { probe: Option<usize> },
+    Go {
+        probe: Option<usize>,
+    },
     Wait,
     Defer(Instant),
+    /// Its breaker is open until then.
+    Cooling(Instant),
 }
 
 struct Destination<T> {
@@ -170,7 +185,7 @@ impl<T> Destinations<T> {
         // When the oldest request open has surely answered or timed out, freeing a slot.
         let slot_free_at = oldest.map_or(now, |oldest| oldest + self.fairness.timeout);
         match destination.breaker {
-            Breaker::Open { until, .. } if now < until => Verdict::Defer(until),
+            Breaker::Open { until, .. } if now < until => Verdict::Cooling(until),
             Breaker::Open { step, .. } if !full => Verdict::Go { probe: Some(step) },
             Breaker::Open { .. } => Verdict::Defer(slot_free_at),
             Breaker::Probing { deadline, .. } => Verdict::Defer(deadline),
@@ -201,6 +216,7 @@ impl<T> Destinations<T> {
                 Offer::Send(item, ticket)
             }
             Verdict::Defer(at) => Offer::Defer(item, at),
+            Verdict::Cooling(until) => Offer::Defer(item, self.after_cooldown(&origin, until)),
             // The lines hold at most a reserve's worth: past that, a busy destination's
             // deliveries come back from the store a moment later.
             Verdict::Go { .. } | Verdict::Wait if self.waiting >= self.limit => Offer::Defer(item, now + SLOW),
@@ -250,15 +266,25 @@ impl<T> Destinations<T> {
             let Some(destination) = self.map.get(&origin) else {
                 continue;
             };
-            match self.verdict(destination, now) {
-                Verdict::Defer(at) => {
-                    let destination = self.map.get_mut(&origin).expect("looked up above");
-                    self.waiting -= destination.line.len();
-                    expired.extend(destination.line.drain(..).map(|item| (item, at)));
-                    self.forget_if_idle(&origin);
+            let (due, cooling) = match self.verdict(destination, now) {
+                Verdict::Go { .. } | Verdict::Wait => {
+                    self.turns.push_back(origin);
+                    continue;
                 }
-                _ => self.turns.push_back(origin),
+                Verdict::Defer(at) => (at, false),
+                Verdict::Cooling(until) => (until, true),
+            };
+            let line = std::mem::take(&mut self.map.get_mut(&origin).expect("looked up above").line);
+            self.waiting -= line.len();
+            for item in line {
+                let at = if cooling {
+                    self.after_cooldown(&origin, due)
+                } else {
+                    due
+                };
+                expired.push((item, at));
             }
+            self.forget_if_idle(&origin);
         }
         expired
     }
@@ -287,6 +313,7 @@ impl<T> Destinations<T> {
         let opened = |step: usize| Breaker::Open {
             until: now + fairness.cooldown(step),
             step,
+            candidate: false,
         };
         let breaker = match (destination.breaker, reached) {
             (breaker, None) => breaker,
@@ -299,7 +326,7 @@ impl<T> Destinations<T> {
             // A request sent before the breaker opened: it knows no more than the breaker.
             (breaker, Some(Reached::NoAnswer)) => breaker,
         };
-        if let Breaker::Open { until, step } = breaker
+        if let Breaker::Open { until, step, .. } = breaker
             && destination.breaker != breaker
         {
             tracing::warn!(
@@ -323,6 +350,19 @@ impl<T> Destinations<T> {
         self.turns.clear();
         self.waiting = 0;
         self.map.values_mut().flat_map(|d| d.line.drain(..)).collect()
+    }
+
+    /// When a delivery for a destination whose breaker is open until `until` is due again:
+    /// the first at `until`, to be the probe; the others once the probe's answer is in.
+    fn after_cooldown(&mut self, origin: &Origin, until: Instant) -> Instant {
+        let late = until + self.fairness.timeout + PROBE_MARGIN;
+        match self.map.get_mut(origin).map(|d| &mut d.breaker) {
+            Some(Breaker::Open { candidate, .. }) if !*candidate => {
+                *candidate = true;
+                until
+            }
+            _ => late,
+        }
     }
 
     fn start(&mut self, origin: &Origin, probe: Option<usize>, now: Instant) -> Ticket {
@@ -480,11 +520,15 @@ mod tests {
         for ticket in tickets {
             d.finish(ticket, Some(Reached::NoAnswer), now);
         }
+        // One delivery is due when the cool-down ends, to be the probe; the others when
+        // the probe's answer is in.
         let open_until = now + Duration::from_secs(5);
+        let answered_by = open_until + TIMEOUT + PROBE_MARGIN;
         assert_eq!(deferred(d.offer(origin(1), 4, now)), open_until);
+        assert_eq!(deferred(d.offer(origin(1), 4, now)), answered_by);
         // A request sent before the breaker opened changes nothing.
         d.finish(straggler, Some(Reached::NoAnswer), now);
-        assert_eq!(deferred(d.offer(origin(1), 4, now)), open_until);
+        assert_eq!(deferred(d.offer(origin(1), 4, now)), answered_by);
         sent(d.offer(origin(2), 20, now));
 
         // After the cool-down one probe goes; the rest wait for its answer.
