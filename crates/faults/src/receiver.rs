@@ -413,6 +413,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn leaves_a_silenced_instance_unanswered() {
+        let receiver = Receiver::start(Duration::ZERO).await.unwrap();
+        receiver.trust(7, SECRET).unwrap();
+        let http = reqwest::Client::new();
+        receiver.silence(7, true);
+        let unanswered = notification(&http, &receiver.url(), "a", "1", true)
+            .timeout(Duration::from_millis(300))
+            .send()
+            .await;
+        assert!(unanswered.is_err_and(|e| e.is_timeout()));
+        receiver.silence(7, false);
+        let answered = notification(&http, &receiver.url(), "b", "1", true)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answered.status(), 200);
+        assert_eq!(receiver.copies(7)["1"], ["b"]);
+        assert_eq!(receiver.first_arrivals(7).len(), 1);
+    }
+
+    #[tokio::test]
     async fn refuses_connections_while_down_and_comes_back_on_the_same_port() {
         let mut receiver = Receiver::start(Duration::ZERO).await.unwrap();
         receiver.trust(7, SECRET).unwrap();

@@ -1,14 +1,16 @@
 //! Slow callback: one instance's callback server becomes a black hole (it reads each
 //! notification and never answers, so every request to it waits out the hub's timeout) while
-//! a backlog for it builds and other instances' events keep flowing. Those others must stay
-//! on time: their notifications' p99, from the provider's POST to the receiver, at most twice
-//! what it was without the black hole (or that plus [`FLOOR`]). Once the black hole answers
-//! again, everything acknowledged for it must arrive.
+//! a backlog for it builds and other instances' events keep flowing. The same traffic runs
+//! twice, on fresh instances: first with every callback answering, which gives the others'
+//! normal latency, then with the busy instance's callback silent. The others must stay on
+//! time: their notifications' p99, from the provider's POST to the receiver, at most twice
+//! the normal one (or that plus [`FLOOR`]). Once the black hole answers again, everything
+//! acknowledged for it must arrive.
 //!
-//! The black-hole instance's callback names the receiver as `localhost`, the others' as
-//! `127.0.0.1`: two origins, so the hub treats them as two callback servers, as it would
-//! two hosts. The hub retries on [`PATIENT_RETRIES`], so the breaker's cool-downs (1, 2, 4,
-//! then 8 s) outlast no part of the scenario.
+//! The busy instance's callback names the receiver as `localhost`, the others' as
+//! `127.0.0.1`: two origins, so the hub treats them as two callback servers, as it would two
+//! hosts. The hub retries on [`PATIENT_RETRIES`], so the breaker's cool-downs (1, 2, 4, then
+//! 8 s) run out during no part of the scenario.
 
 use std::{collections::HashSet, time::Duration};
 
@@ -34,89 +36,128 @@ const OTHERS_RATE: u64 = 10;
 const FLOOR: Duration = Duration::from_millis(50);
 
 pub async fn run(settings: &Settings) -> anyhow::Result<Vec<Outcome>> {
-    let window = settings.size(Duration::from_secs(8), Duration::from_secs(30));
     let stage = Stage::new(settings, Duration::ZERO).await?;
     let spec = stage.spec("hub", stage.dir.path().join("data"), None, PATIENT_RETRIES)?;
     let mut hub = Hub::start(&spec).await?;
     let api = spec.api(hub.credentials().await?);
-
-    // Without the black hole: the others' normal latency.
-    let quiet = instances(&stage, &api, "quiet", OTHERS, &stage.receiver.url()).await?;
-    let quiet_tallies = stream(&spec, &quiet, window).await?;
-    let normal = latencies(&stage, &quiet, &quiet_tallies).await;
-
-    // With it: a backlog for the black hole, and the others as before.
-    let hole_url = stage.receiver.url().replace("127.0.0.1", "localhost");
-    let hole = instances(&stage, &api, "black-hole", 1, &hole_url).await?.remove(0);
-    stage.receiver.silence(hole.id, true);
-    let others = instances(&stage, &api, "other", OTHERS, &stage.receiver.url()).await?;
-    let backlog = Stream {
-        events: settings.size(400, 1500),
-        batch: 1,
-        workers: 8,
-        over: window,
-    };
-    let hole_sender = Sender::start(vec![spec.webhook(&hole)], &backlog);
-    let other_tallies = stream(&spec, &others, window).await?;
-    let loaded = latencies(&stage, &others, &other_tallies).await;
-    let hole_tally = hole_sender.finish(settings.patience()).await?;
+    // The same traffic twice: once with every callback answering (the others' normal
+    // latency), once with the busy instance's callback silent.
+    let answering = phase(&stage, &spec, &api, "answering", false).await?;
+    let silent = phase(&stage, &spec, &api, "silent", true).await?;
     let hole_backlog = api.backlog().await?;
 
     // The black hole answers again: everything acknowledged for it arrives.
-    stage.receiver.silence(hole.id, false);
+    stage.receiver.silence(silent.busy.id, false);
     let back = Instant::now();
     let hole_drain = stage
-        .drain(&hole, &hole_tally.acknowledged, std::slice::from_ref(&api))
+        .drain(
+            &silent.busy,
+            &silent.busy_tally.acknowledged,
+            std::slice::from_ref(&api),
+        )
         .await;
     let since_back = back.elapsed();
-    let mut outcomes = Vec::new();
-    for (name, group, tallies) in [
-        ("slow callback: others, quiet", &quiet, &quiet_tallies),
-        ("slow callback: others, loaded", &others, &other_tallies),
-    ] {
-        let mut parts = Vec::new();
-        for (instance, tally) in group.iter().zip(tallies) {
-            let drain = stage
-                .drain(instance, &tally.acknowledged, std::slice::from_ref(&api))
-                .await;
-            parts.push(stage.webhook_outcome(name.into(), instance, tally, drain));
-        }
-        outcomes.push(Outcome::combine(name.into(), parts));
+    let mut parts = vec![drained(&stage, &api, &answering.busy, &answering.busy_tally).await];
+    for (instance, tally) in answering.others.iter().zip(&answering.tallies) {
+        parts.push(drained(&stage, &api, instance, tally).await);
     }
+    let all_answering = Outcome::combine("slow callback: all answering".into(), parts);
+    let mut parts = Vec::new();
+    for (instance, tally) in silent.others.iter().zip(&silent.tallies) {
+        parts.push(drained(&stage, &api, instance, tally).await);
+    }
+    let mut others = Outcome::combine("slow callback: others beside it".into(), parts);
     hub.kill().await?;
 
+    let (normal, loaded) = (&answering.latencies, &silent.latencies);
     let bound = (normal.p99 * 2).max(normal.p99 + FLOOR);
-    let loaded_row = &mut outcomes[1];
-    loaded_row.notes.push(format!(
-        "{OTHERS} instances at {OTHERS_RATE} events/s each for {}, from POST to notification: without the black \
-         hole {normal}, with it {loaded} (p99 bound {})",
-        seconds(window),
+    others.notes.push(format!(
+        "{OTHERS} instances at {OTHERS_RATE} events/s each for {}, beside {} events to a busy instance; from POST \
+         to notification, while its callback answered: {normal}; while it was silent: {loaded} (p99 bound {})",
+        seconds(window(stage.settings)),
+        silent.busy_tally.sent.len(),
         millis(bound)
     ));
     if loaded.p99 > bound {
-        loaded_row.violations.push(format!(
+        others.violations.push(format!(
             "the other instances' p99 rose from {} to {} while one callback did not answer (bound {})",
             millis(normal.p99),
             millis(loaded.p99),
             millis(bound)
         ));
     }
-    let mut hole_outcome = stage.webhook_outcome("slow callback: black hole".into(), &hole, &hole_tally, hole_drain);
-    hole_outcome.notes.push(format!(
-        "{} events for a callback that answered nothing for {}; {hole_backlog} notifications waiting when it \
-         answered again",
-        hole_tally.acknowledged.len(),
-        seconds(window)
+    let mut hole = stage.webhook_outcome(
+        "slow callback: black hole".into(),
+        &silent.busy,
+        &silent.busy_tally,
+        hole_drain,
+    );
+    hole.notes.push(format!(
+        "its callback answered nothing for {}; {hole_backlog} notifications were waiting when it answered again",
+        seconds(window(stage.settings))
     ));
     if hole_drain.is_some() {
-        hole_outcome.notes.push(format!(
+        hole.notes.push(format!(
             "everything had arrived {} after it answered again",
             seconds(since_back)
         ));
     }
-    outcomes.push(hole_outcome);
+    let mut outcomes = vec![all_answering, others, hole];
     stage.finish(&mut outcomes, None).await;
     Ok(outcomes)
+}
+
+/// The outcome of one instance's stream, once it drained.
+async fn drained(stage: &Stage<'_>, api: &Api, instance: &Instance, tally: &Tally) -> Outcome {
+    let drain = stage
+        .drain(instance, &tally.acknowledged, std::slice::from_ref(api))
+        .await;
+    stage.webhook_outcome(String::new(), instance, tally, drain)
+}
+
+/// How long each phase's streams last.
+fn window(settings: &Settings) -> Duration {
+    settings.size(Duration::from_secs(8), Duration::from_secs(30))
+}
+
+/// One phase's instances and what was sent to them.
+struct Phase {
+    /// Its callback reaches the receiver as `localhost`, another origin than the others'.
+    busy: Instance,
+    busy_tally: Tally,
+    others: Vec<Instance>,
+    tallies: Vec<Tally>,
+    /// The others', from POST to notification.
+    latencies: Latencies,
+}
+
+/// A backlog for a busy instance (its callback `silent` or not) and, at the same time,
+/// [`OTHERS`] instances' streams.
+async fn phase(stage: &Stage<'_>, spec: &HubSpec, api: &Api, name: &str, silent: bool) -> anyhow::Result<Phase> {
+    let window = window(stage.settings);
+    let busy_url = stage.receiver.url().replace("127.0.0.1", "localhost");
+    let busy = instances(stage, api, &format!("{name}-busy"), 1, &busy_url)
+        .await?
+        .remove(0);
+    stage.receiver.silence(busy.id, silent);
+    let others = instances(stage, api, &format!("{name}-other"), OTHERS, &stage.receiver.url()).await?;
+    let backlog = Stream {
+        events: stage.settings.size(400, 1500),
+        batch: 1,
+        workers: 8,
+        over: window,
+    };
+    let busy_sender = Sender::start(vec![spec.webhook(&busy)], &backlog);
+    let tallies = stream(spec, &others, window).await?;
+    let latencies = latencies(stage, &others, &tallies).await;
+    let busy_tally = busy_sender.finish(stage.settings.patience()).await?;
+    Ok(Phase {
+        busy,
+        busy_tally,
+        others,
+        tallies,
+        latencies,
+    })
 }
 
 /// `count` instances named `name-<n>` whose notifications go to `callback`.
