@@ -7,9 +7,16 @@
 //! same whichever instance the notification belongs to; counting per instance would let a
 //! tenant with many instances on one dead host take every slot.
 //!
-//! - At most `per_destination` requests are open to one destination. A delivery for a
+//! - A destination is entitled to `per_destination` open requests. A delivery for a
 //!   destination at its cap waits in that destination's line, apart from the others, so it
-//!   holds up nobody else; lines take turns for the free slots.
+//!   holds up nobody else; lines take turns for the free slots, entitled ones first.
+//! - A destination that answers fast (its last answer came within [`SLOW`], none of its
+//!   requests is open longer, and its last requests all got an answer) may borrow slots past
+//!   its cap while no other destination waits for one: one fast receiver may use the whole
+//!   worker, as a single busy tenant needs. A slot is held only as long as the answer takes,
+//!   so borrowing costs the others nothing while the answers stay fast; if the server stops
+//!   answering, what it borrowed is held for one request timeout, and after [`SLOW`] it
+//!   borrows no more. A destination never heard from (no answer yet) keeps to its cap.
 //! - A destination at its cap whose oldest request has been open longer than [`SLOW`] is
 //!   slow: what waits for it goes back to the store, due when that oldest request will have
 //!   answered or timed out, so that one slow server never fills the worker's reserve.
@@ -121,6 +128,8 @@ enum Verdict {
     Go {
         probe: Option<usize>,
     },
+    /// Past its cap, but fast: it may have a slot nobody entitled wants.
+    Borrow,
     Wait,
     Defer(Instant),
     /// Its breaker is open until then.
@@ -130,6 +139,9 @@ enum Verdict {
 struct Destination<T> {
     /// When each open request started.
     open: Vec<Instant>,
+    /// How long the last request took to be answered; `None` before the first answer and
+    /// after a request without one.
+    last_answer: Option<Duration>,
     line: VecDeque<T>,
     breaker: Breaker,
 }
@@ -138,6 +150,7 @@ impl<T> Destination<T> {
     fn new() -> Self {
         Self {
             open: Vec::new(),
+            last_answer: None,
             line: VecDeque::new(),
             breaker: Breaker::Closed { failures: 0 },
         }
@@ -190,6 +203,12 @@ impl<T> Destinations<T> {
             Breaker::Open { .. } => Verdict::Defer(slot_free_at),
             Breaker::Probing { deadline, .. } => Verdict::Defer(deadline),
             Breaker::Closed { .. } if !full => Verdict::Go { probe: None },
+            Breaker::Closed { failures: 0 }
+                if destination.last_answer.is_some_and(|took| took < SLOW)
+                    && oldest.is_some_and(|oldest| now.duration_since(oldest) < SLOW) =>
+            {
+                Verdict::Borrow
+            }
             Breaker::Closed { .. } => match oldest {
                 Some(oldest) if now.duration_since(oldest) >= SLOW => Verdict::Defer(slot_free_at),
                 _ => Verdict::Wait,
@@ -207,7 +226,10 @@ impl<T> Destinations<T> {
         let destination = &self.map[&origin];
         let verdict = match self.verdict(destination, now) {
             // Behind those already waiting.
-            Verdict::Go { .. } if !destination.line.is_empty() => Verdict::Wait,
+            Verdict::Go { .. } | Verdict::Borrow if !destination.line.is_empty() => Verdict::Wait,
+            // Nobody else waits for a slot (its own line is empty, so every line is another's).
+            Verdict::Borrow if self.turns.is_empty() => Verdict::Go { probe: None },
+            Verdict::Borrow => Verdict::Wait,
             verdict => verdict,
         };
         match verdict {
@@ -219,8 +241,10 @@ impl<T> Destinations<T> {
             Verdict::Cooling(until) => Offer::Defer(item, self.after_cooldown(&origin, until)),
             // The lines hold at most a reserve's worth: past that, a busy destination's
             // deliveries come back from the store a moment later.
-            Verdict::Go { .. } | Verdict::Wait if self.waiting >= self.limit => Offer::Defer(item, now + SLOW),
-            Verdict::Go { .. } | Verdict::Wait => {
+            Verdict::Go { .. } | Verdict::Borrow | Verdict::Wait if self.waiting >= self.limit => {
+                Offer::Defer(item, now + SLOW)
+            }
+            Verdict::Go { .. } | Verdict::Borrow | Verdict::Wait => {
                 let destination = self.map.get_mut(&origin).expect("inserted above");
                 if destination.line.is_empty() {
                     self.turns.push_back(origin);
@@ -232,17 +256,27 @@ impl<T> Destinations<T> {
         }
     }
 
-    /// The next waiting delivery that may go now, taking destinations in turn.
+    /// The next waiting delivery that may go now, taking destinations in turn: first those
+    /// under their cap, then those that may borrow.
     pub fn next(&mut self, now: Instant) -> Option<(T, Ticket)> {
         if self.sending >= self.limit {
             return None;
         }
-        for _ in 0..self.turns.len() {
-            let origin = self.turns.pop_front()?;
-            let Some(destination) = self.map.get(&origin) else {
-                continue;
-            };
-            if let Verdict::Go { probe } = self.verdict(destination, now) {
+        for borrowing in [false, true] {
+            for _ in 0..self.turns.len() {
+                let origin = self.turns.pop_front()?;
+                let Some(destination) = self.map.get(&origin) else {
+                    continue;
+                };
+                let go = match self.verdict(destination, now) {
+                    Verdict::Go { probe } => Some(probe),
+                    Verdict::Borrow if borrowing => Some(None),
+                    _ => None,
+                };
+                let Some(probe) = go else {
+                    self.turns.push_back(origin);
+                    continue;
+                };
                 let ticket = self.start(&origin, probe, now);
                 let destination = self.map.get_mut(&origin).expect("looked up above");
                 let item = destination.line.pop_front().expect("a destination in turn has a line");
@@ -252,7 +286,6 @@ impl<T> Destinations<T> {
                 }
                 return Some((item, ticket));
             }
-            self.turns.push_back(origin);
         }
         None
     }
@@ -267,7 +300,7 @@ impl<T> Destinations<T> {
                 continue;
             };
             let (due, cooling) = match self.verdict(destination, now) {
-                Verdict::Go { .. } | Verdict::Wait => {
+                Verdict::Go { .. } | Verdict::Borrow | Verdict::Wait => {
                     self.turns.push_back(origin);
                     continue;
                 }
@@ -308,6 +341,10 @@ impl<T> Destinations<T> {
         };
         if let Some(at) = destination.open.iter().position(|started| *started == ticket.started) {
             destination.open.swap_remove(at);
+        }
+        if let Some(reached) = reached {
+            destination.last_answer =
+                (reached == Reached::Answered).then(|| now.saturating_duration_since(ticket.started));
         }
         let fairness = &self.fairness;
         let opened = |step: usize| Breaker::Open {
@@ -461,10 +498,51 @@ mod tests {
         sent(d.offer(origin(2), 10, now));
         assert_eq!(d.waiting(), 2);
         assert!(d.next(now).is_none(), "no slot of destination 1 is free");
-        d.finish(first, Some(Reached::Answered), now);
-        let (item, _) = d.next(now).expect("the freed slot goes to the first in line");
+        // Slow to answer: it keeps to its cap.
+        d.finish(first, Some(Reached::Answered), now + SLOW);
+        let (item, _) = d.next(now + SLOW).expect("the freed slot goes to the first in line");
         assert_eq!(item, 3);
-        assert!(d.next(now).is_none());
+        assert!(d.next(now + SLOW).is_none());
+    }
+
+    #[test]
+    fn a_fast_destination_borrows_slots_nobody_else_wants() {
+        let mut d = destinations(2, 8);
+        let now = Instant::now();
+        let first = sent(d.offer(origin(1), 1, now));
+        sent(d.offer(origin(1), 2, now));
+        // Never heard from: it keeps to its cap.
+        assert!(matches!(d.offer(origin(1), 3, now), Offer::Held));
+        let later = now + Duration::from_millis(5);
+        d.finish(first, Some(Reached::Answered), later);
+        // It answered in 5 ms: past its cap it takes what nobody else wants.
+        assert_eq!(d.next(later).unwrap().0, 3);
+        sent(d.offer(origin(1), 4, later));
+        sent(d.offer(origin(1), 5, later));
+        // Once another destination waits, the free slots are the entitled one's.
+        let mut small = destinations(1, 3);
+        let first = sent(small.offer(origin(1), 1, now));
+        assert!(matches!(small.offer(origin(1), 2, now), Offer::Held));
+        small.finish(first, Some(Reached::Answered), later);
+        let (_, entitled) = small.next(later).unwrap();
+        sent(small.offer(origin(1), 3, later));
+        sent(small.offer(origin(2), 20, later));
+        // Every slot is taken; destination 3 waits for one it is entitled to.
+        assert!(matches!(small.offer(origin(3), 30, later), Offer::Held));
+        assert!(
+            matches!(small.offer(origin(1), 4, later), Offer::Held),
+            "someone else waits"
+        );
+        small.finish(entitled, Some(Reached::Answered), later);
+        assert_eq!(small.next(later).unwrap().0, 30, "the entitled one first");
+        assert!(small.next(later).is_none());
+        // A request open longer than SLOW ends the borrowing.
+        let mut slow = destinations(1, 8);
+        let first = sent(slow.offer(origin(1), 1, now));
+        assert!(matches!(slow.offer(origin(1), 2, now), Offer::Held));
+        slow.finish(first, Some(Reached::Answered), later);
+        slow.next(later).unwrap();
+        assert!(matches!(slow.offer(origin(1), 3, later + SLOW), Offer::Defer(..)));
     }
 
     #[test]

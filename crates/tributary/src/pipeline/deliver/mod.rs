@@ -172,7 +172,8 @@ impl Work {
         self.ready.len() + self.preparing.len() + self.destinations.waiting()
     }
 
-    /// Neither yet prepared nor preparing: what may still be taken over from ingest.
+    /// Not prepared yet (ready, or preparing): below the limit, the worker takes more from
+    /// ingest. What waits in lines is bounded apart, in [`Destinations`].
     fn unprepared(&self) -> usize {
         self.ready.len() + self.preparing.len()
     }
