@@ -12,10 +12,11 @@
 //!   holds up nobody else; lines take turns for the free slots, entitled ones first.
 //! - A destination that answers fast (its last answer came within [`SLOW`], none of its
 //!   requests is open longer, and its last requests all got an answer) may borrow slots past
-//!   its cap while no other destination waits for one: one fast receiver may use the whole
-//!   worker, as a single busy tenant needs. A slot is held only as long as the answer takes,
-//!   so borrowing costs the others nothing while the answers stay fast; if the server stops
-//!   answering, what it borrowed is held for one request timeout, and after [`SLOW`] it
+//!   its cap while no other destination waits for one, short of the last `per_destination`:
+//!   one fast receiver may use nearly the whole worker, as a single busy tenant needs. A slot
+//!   is held only as long as the answer takes, so borrowing costs the others nothing while
+//!   the answers stay fast; if the server stops answering, what it borrowed is held for one
+//!   request timeout (the slots kept free serve the others meanwhile), and after [`SLOW`] it
 //!   borrows no more. A destination never heard from (no answer yet) keeps to its cap.
 //! - A destination at its cap whose oldest request has been open longer than [`SLOW`] is
 //!   slow: what waits for it goes back to the store, due when that oldest request will have
@@ -228,7 +229,7 @@ impl<T> Destinations<T> {
             // Behind those already waiting.
             Verdict::Go { .. } | Verdict::Borrow if !destination.line.is_empty() => Verdict::Wait,
             // Nobody else waits for a slot (its own line is empty, so every line is another's).
-            Verdict::Borrow if self.turns.is_empty() => Verdict::Go { probe: None },
+            Verdict::Borrow if self.turns.is_empty() && self.may_borrow() => Verdict::Go { probe: None },
             Verdict::Borrow => Verdict::Wait,
             verdict => verdict,
         };
@@ -270,7 +271,7 @@ impl<T> Destinations<T> {
                 };
                 let go = match self.verdict(destination, now) {
                     Verdict::Go { probe } => Some(probe),
-                    Verdict::Borrow if borrowing => Some(None),
+                    Verdict::Borrow if borrowing && self.may_borrow() => Some(None),
                     _ => None,
                 };
                 let Some(probe) = go else {
@@ -387,6 +388,12 @@ impl<T> Destinations<T> {
         self.turns.clear();
         self.waiting = 0;
         self.map.values_mut().flat_map(|d| d.line.drain(..)).collect()
+    }
+
+    /// Whether a slot may go past a destination's cap: the last `per_destination` are kept
+    /// for destinations under theirs.
+    fn may_borrow(&self) -> bool {
+        self.sending + self.fairness.per_destination < self.limit
     }
 
     /// When a delivery for a destination whose breaker is open until `until` is due again:
@@ -526,6 +533,10 @@ mod tests {
         small.finish(first, Some(Reached::Answered), later);
         let (_, entitled) = small.next(later).unwrap();
         sent(small.offer(origin(1), 3, later));
+        assert!(
+            matches!(small.offer(origin(1), 5, later), Offer::Held),
+            "the last slot is kept for others"
+        );
         sent(small.offer(origin(2), 20, later));
         // Every slot is taken; destination 3 waits for one it is entitled to.
         assert!(matches!(small.offer(origin(3), 30, later), Offer::Held));
