@@ -364,10 +364,17 @@ impl Dispatcher {
         while let Some((outgoing, ticket)) = work.destinations.next(now) {
             self.start(work, outgoing, ticket);
         }
-        while work.preparing.len() < self.config.concurrency
-            && let Some(delivery) = work.ready.pop_front()
-        {
-            work.preparing.spawn(self.clone().prepare(delivery));
+        while let Some(delivery) = work.ready.pop_front() {
+            match self.prepare_cached(delivery) {
+                Ok(prepared) => self.prepared(work, Ok(prepared), shutdown),
+                Err(delivery) if work.preparing.len() < self.config.concurrency => {
+                    work.preparing.spawn(self.clone().prepare(delivery));
+                }
+                Err(delivery) => {
+                    work.ready.push_front(delivery);
+                    break;
+                }
+            }
         }
     }
 
@@ -503,15 +510,57 @@ impl Dispatcher {
             // The instance was deleted, and its deliveries with it.
             return Ok(Prepared::Settled(None));
         };
+        let secrets = self
+            .caches
+            .signing_secrets
+            .get(target.instance, || async {
+                let sealed = self.store.signing_secrets(target.instance, store::now()).await?;
+                sealed
+                    .iter()
+                    .map(|s| {
+                        self.cipher
+                            .open(s, &sealing::context(target.instance, Field::SigningSecret))
+                    })
+                    .collect::<Result<Vec<SecretString>, _>>()
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt(format!("a signing secret could not be opened: {e}")))
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .map(Option::unwrap_or_default);
+        Ok(self.prepared_with(delivery, &target, secrets))
+    }
+
+    /// Prepares the delivery on the spot when its instance and signing secrets are cached,
+    /// as they are for an instance with notifications flowing: no task, no turn of the loop.
+    fn prepare_cached(&self, delivery: ClaimedDelivery) -> Result<Prepared, ClaimedDelivery> {
+        let cached = self.caches.targets.peek(delivery.instance).and_then(|target| {
+            let secrets = self.caches.signing_secrets.peek(target.instance)?;
+            Some((target, secrets))
+        });
+        match cached {
+            Some((target, secrets)) => Ok(self.prepared_with(delivery, &target, Ok(secrets))),
+            None => Err(delivery),
+        }
+    }
+
+    /// The signed request for the delivery, or why it is parked instead. `secrets`: the
+    /// instance's Standard Webhooks secrets, or why they could not be read.
+    fn prepared_with(
+        &self,
+        delivery: ClaimedDelivery,
+        target: &EventTarget,
+        secrets: Result<Arc<Vec<SecretString>>, String>,
+    ) -> Prepared {
         let request = if !target.subscription_active {
             Err("the subscription is deactivated".to_string())
         } else {
             match plain_value(&target.config, CALLBACK_URL) {
                 None => Err("no event.notification.callback.url is configured".to_string()),
-                Some(url) => self.request(&target, url, &delivery).await,
+                Some(url) => secrets.and_then(|secrets| self.request(target, url, &delivery, &secrets)),
             }
         };
-        Ok(match request {
+        match request {
             Ok(request) => {
                 let origin = request.url().origin();
                 let outgoing = Outgoing {
@@ -543,7 +592,7 @@ impl Dispatcher {
                 latency: None,
                 lease_until: delivery.lease_until,
             })),
-        })
+        }
     }
 
     /// Sends one attempt and says what to record. `last_chance`: the callback server has
@@ -644,11 +693,12 @@ impl Dispatcher {
     }
 
     /// The signed request for one attempt; an error says why it cannot be sent at all.
-    async fn request(
+    fn request(
         &self,
         target: &EventTarget,
         url: &str,
         delivery: &ClaimedDelivery,
+        secrets: &[SecretString],
     ) -> Result<reqwest::Request, String> {
         let parsed = url::Url::parse(url).map_err(|e| format!("the callback URL is not valid: {e}"))?;
         self.config.network.check_url(&parsed)?;
@@ -659,24 +709,6 @@ impl Dispatcher {
             sealing::config_value(&self.cipher, target.instance, &target.config, key)
                 .map_err(|e| format!("{key} could not be opened: {e}"))
         };
-        let secrets = self
-            .caches
-            .signing_secrets
-            .get(target.instance, || async {
-                let sealed = self.store.signing_secrets(target.instance, store::now()).await?;
-                sealed
-                    .iter()
-                    .map(|s| {
-                        self.cipher
-                            .open(s, &sealing::context(target.instance, Field::SigningSecret))
-                    })
-                    .collect::<Result<Vec<SecretString>, _>>()
-                    .map(Some)
-                    .map_err(|e| StoreError::Corrupt(format!("a signing secret could not be opened: {e}")))
-            })
-            .await
-            .map_err(|e| e.to_string())?
-            .unwrap_or_default();
         let mut request = self
             .http
             .post(parsed)
@@ -687,7 +719,7 @@ impl Dispatcher {
         if !secrets.is_empty() {
             request = request.header(
                 "webhook-signature",
-                signing::standard_signature(&secrets, &id, timestamp, body),
+                signing::standard_signature(secrets, &id, timestamp, body),
             );
         }
         if let Some(key) = secret(SIGNATURE_KEY)? {
