@@ -132,11 +132,13 @@ enum Answer {
     Failure { retry_after: Option<Duration> },
 }
 
-/// A delivery whose signed request is built, waiting for a slot with its callback server.
+/// A delivery with a callback URL the guard allows, waiting for a slot with its callback
+/// server. Its request is signed and built by the task that sends it, in parallel with the
+/// others, not by the worker's loop.
 struct Outgoing {
     delivery: ClaimedDelivery,
-    policy: FailurePolicy,
-    request: reqwest::Request,
+    target: Arc<EventTarget>,
+    url: url::Url,
 }
 
 /// What preparing a delivery came to.
@@ -147,10 +149,11 @@ enum Prepared {
     Settled(Option<Sent>),
 }
 
-/// An attempt and whether the callback server answered it at all.
+/// An attempt and whether the callback server answered it at all (`None`: the request
+/// could not be built, and the delivery is parked).
 struct Attempted {
     sent: Sent,
-    reached: Reached,
+    reached: Option<Reached>,
 }
 
 /// Everything a worker holds between two turns of its loop. Each claimed delivery is in one
@@ -419,7 +422,7 @@ impl Dispatcher {
             Err(error) => (error.id(), None),
         };
         if let Some(ticket) = work.tickets.remove(&id) {
-            let reached = attempted.as_ref().map(|a| a.reached);
+            let reached = attempted.as_ref().and_then(|a| a.reached);
             work.destinations.finish(ticket, reached, Instant::now());
         }
         if let Some(attempted) = attempted {
@@ -510,8 +513,67 @@ impl Dispatcher {
             // The instance was deleted, and its deliveries with it.
             return Ok(Prepared::Settled(None));
         };
-        let secrets = self
-            .caches
+        Ok(self.prepared_with(delivery, target))
+    }
+
+    /// Prepares the delivery on the spot when its instance is cached, as it is for an
+    /// instance with notifications flowing: no task, no turn of the loop.
+    fn prepare_cached(&self, delivery: ClaimedDelivery) -> Result<Prepared, ClaimedDelivery> {
+        match self.caches.targets.peek(delivery.instance) {
+            Some(target) => Ok(self.prepared_with(delivery, target)),
+            None => Err(delivery),
+        }
+    }
+
+    /// Where the delivery goes, or why it is parked instead.
+    fn prepared_with(&self, delivery: ClaimedDelivery, target: Arc<EventTarget>) -> Prepared {
+        let url = if !target.subscription_active {
+            Err("the subscription is deactivated".to_string())
+        } else {
+            match plain_value(&target.config, CALLBACK_URL) {
+                None => Err("no event.notification.callback.url is configured".to_string()),
+                Some(url) => url::Url::parse(url)
+                    .map_err(|e| format!("the callback URL is not valid: {e}"))
+                    .and_then(|url| self.config.network.check_url(&url).map(|()| url)),
+            }
+        };
+        match url {
+            Ok(url) => {
+                let origin = url.origin();
+                Prepared::Send(Box::new(Outgoing { delivery, target, url }), origin)
+            }
+            Err(reason) => Prepared::Settled(Some(self.park(&delivery, &reason))),
+        }
+    }
+
+    /// A notification that cannot be sent now is parked, with the reason on record as a
+    /// non-attempt, until someone releases it.
+    fn park(&self, delivery: &ClaimedDelivery, reason: &str) -> Sent {
+        Sent {
+            outcome: DeliveryOutcome {
+                id: delivery.id,
+                instance: delivery.instance,
+                owner: self.node.clone(),
+                attempt: Some(NewAttempt {
+                    at: store::now(),
+                    status_code: None,
+                    latency_ms: 0,
+                    error: Some(format!("not sent: {reason}")),
+                    response_body: None,
+                }),
+                next: NextStep::Queued,
+                deactivate: None,
+                now: store::now(),
+            },
+            count: DeliveryCount::Queued,
+            latency: None,
+            lease_until: delivery.lease_until,
+        }
+    }
+
+    /// The instance's Standard Webhooks secrets, or why they could not be read.
+    async fn signing_secrets(&self, target: &EventTarget) -> Result<Arc<Vec<SecretString>>, String> {
+        self.caches
             .signing_secrets
             .get(target.instance, || async {
                 let sealed = self.store.signing_secrets(target.instance, store::now()).await?;
@@ -527,82 +589,26 @@ impl Dispatcher {
             })
             .await
             .map_err(|e| e.to_string())
-            .map(Option::unwrap_or_default);
-        Ok(self.prepared_with(delivery, &target, secrets))
-    }
-
-    /// Prepares the delivery on the spot when its instance and signing secrets are cached,
-    /// as they are for an instance with notifications flowing: no task, no turn of the loop.
-    fn prepare_cached(&self, delivery: ClaimedDelivery) -> Result<Prepared, ClaimedDelivery> {
-        let cached = self.caches.targets.peek(delivery.instance).and_then(|target| {
-            let secrets = self.caches.signing_secrets.peek(target.instance)?;
-            Some((target, secrets))
-        });
-        match cached {
-            Some((target, secrets)) => Ok(self.prepared_with(delivery, &target, Ok(secrets))),
-            None => Err(delivery),
-        }
-    }
-
-    /// The signed request for the delivery, or why it is parked instead. `secrets`: the
-    /// instance's Standard Webhooks secrets, or why they could not be read.
-    fn prepared_with(
-        &self,
-        delivery: ClaimedDelivery,
-        target: &EventTarget,
-        secrets: Result<Arc<Vec<SecretString>>, String>,
-    ) -> Prepared {
-        let request = if !target.subscription_active {
-            Err("the subscription is deactivated".to_string())
-        } else {
-            match plain_value(&target.config, CALLBACK_URL) {
-                None => Err("no event.notification.callback.url is configured".to_string()),
-                Some(url) => secrets.and_then(|secrets| self.request(target, url, &delivery, &secrets)),
-            }
-        };
-        match request {
-            Ok(request) => {
-                let origin = request.url().origin();
-                let outgoing = Outgoing {
-                    delivery,
-                    policy: target.failure_policy,
-                    request,
-                };
-                Prepared::Send(Box::new(outgoing), origin)
-            }
-            // A notification that cannot be sent now is parked, with the reason on record
-            // as a non-attempt, until someone releases it.
-            Err(reason) => Prepared::Settled(Some(Sent {
-                outcome: DeliveryOutcome {
-                    id: delivery.id,
-                    instance: delivery.instance,
-                    owner: self.node.clone(),
-                    attempt: Some(NewAttempt {
-                        at: store::now(),
-                        status_code: None,
-                        latency_ms: 0,
-                        error: Some(format!("not sent: {reason}")),
-                        response_body: None,
-                    }),
-                    next: NextStep::Queued,
-                    deactivate: None,
-                    now: store::now(),
-                },
-                count: DeliveryCount::Queued,
-                latency: None,
-                lease_until: delivery.lease_until,
-            })),
-        }
+            .map(Option::unwrap_or_default)
     }
 
     /// Sends one attempt and says what to record. `last_chance`: the callback server has
     /// not answered for as long as the retry schedule lasts, so no answer now is final.
     async fn attempt(self: Arc<Self>, outgoing: Box<Outgoing>, last_chance: bool) -> Attempted {
-        let Outgoing {
-            delivery,
-            policy,
-            request,
-        } = *outgoing;
+        let Outgoing { delivery, target, url } = *outgoing;
+        let request = match self.signing_secrets(&target).await {
+            Ok(secrets) => self.request(&target, url, &delivery, &secrets),
+            Err(reason) => Err(reason),
+        };
+        let request = match request {
+            Ok(request) => request,
+            Err(reason) => {
+                return Attempted {
+                    sent: self.park(&delivery, &reason),
+                    reached: None,
+                };
+            }
+        };
         let started = store::now();
         let clock = tokio::time::Instant::now();
         let (answer, reached, status_code, error, response_body) = match self.http.execute(request).await {
@@ -651,7 +657,9 @@ impl Dispatcher {
                 )),
                 DeliveryCount::Queued,
             ),
-            Answer::Failure { .. } if policy == FailurePolicy::Queue => (NextStep::Queued, None, DeliveryCount::Queued),
+            Answer::Failure { .. } if target.failure_policy == FailurePolicy::Queue => {
+                (NextStep::Queued, None, DeliveryCount::Queued)
+            }
             Answer::Failure { .. } if last_chance && reached == Reached::NoAnswer => (
                 NextStep::Failed,
                 Some(format!(
@@ -688,7 +696,7 @@ impl Dispatcher {
                 latency: Some(latency),
                 lease_until: delivery.lease_until,
             },
-            reached,
+            reached: Some(reached),
         }
     }
 
@@ -696,12 +704,10 @@ impl Dispatcher {
     fn request(
         &self,
         target: &EventTarget,
-        url: &str,
+        url: url::Url,
         delivery: &ClaimedDelivery,
         secrets: &[SecretString],
     ) -> Result<reqwest::Request, String> {
-        let parsed = url::Url::parse(url).map_err(|e| format!("the callback URL is not valid: {e}"))?;
-        self.config.network.check_url(&parsed)?;
         let id = delivery.id.to_string();
         let body = delivery.payload.as_bytes();
         let timestamp = Utc::now().timestamp();
@@ -711,7 +717,7 @@ impl Dispatcher {
         };
         let mut request = self
             .http
-            .post(parsed)
+            .post(url)
             .header(header::CONTENT_TYPE, "application/json")
             .header("Elements-Webhook-Id", &id)
             .header("webhook-id", &id)
