@@ -109,6 +109,7 @@ mod tests {
             instance: 1,
             objects: objects.iter().map(|o| (o.to_string(), "UPDATED".to_string())).collect(),
             raw_seq_nos: strings(&["1", "2"]),
+            at: tokio::time::Instant::now(),
         };
         let found = inconsistent(&[notification("ok", &["1", "2"]), notification("bad", &["3"])]);
         assert_eq!(found, strings(&["bad"]));

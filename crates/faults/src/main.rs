@@ -4,11 +4,12 @@
 //! the Hootsuite simulator in this process, a provider that re-sends what was not
 //! acknowledged, and a receiver that checks and records every notification. Each scenario
 //! breaks something while events flow (the hub, the callback receiver, the database, one
-//! node of several, clients that hold connections) and then checks the guarantees of
-//! docs/reliability.md: every acknowledged event delivered at least once, a duplicate only
-//! ever the same notification again, 503 (never 200) while the database cannot write, no
-//! notification sent by two nodes at once, each polled change reported once, webhooks
-//! acknowledged within a second while slow clients hold the receiver.
+//! node of several, clients that hold connections, one callback server silent) and then
+//! checks the guarantees of docs/reliability.md: every acknowledged event delivered at least
+//! once, a duplicate only ever the same notification again, 503 (never 200) while the
+//! database cannot write, no notification sent by two nodes at once, each polled change
+//! reported once, webhooks acknowledged within a second while slow clients hold the
+//! receiver, and other instances' notifications on time while one callback is silent.
 //!
 //! It prints a table of counts per scenario and exits non-zero when a guarantee broke or a
 //! scenario could not run.
@@ -38,7 +39,7 @@ use crate::{
 #[derive(Parser)]
 #[command(
     name = "tributary-faults",
-    about = "Fault-injection suite of the Tributary hub: crash, callback outage, database faults, several nodes, slow clients",
+    about = "Fault-injection suite of the Tributary hub: crash, callback outage, a silent callback, database faults, several nodes, slow clients",
     after_help = "Needs root (tmpfs and loop mounts), PostgreSQL on the machine (restarted by \
                   database-postgres: run that alone, not beside `cargo test`), and the tributary binary \
                   beside this one (built first under `cargo run`)."
@@ -67,6 +68,8 @@ enum Which {
     Crash,
     /// The callback receiver down, then failing, then back.
     Outage,
+    /// One instance's callback never answers while others' events flow.
+    SlowCallback,
     /// PostgreSQL restarted under load.
     DatabasePostgres,
     /// SQLite's disk full, and its filesystem read-only.
@@ -79,9 +82,10 @@ enum Which {
     All,
 }
 
-const EVERY: [Which; 6] = [
+const EVERY: [Which; 7] = [
     Which::Crash,
     Which::Outage,
+    Which::SlowCallback,
     Which::DatabasePostgres,
     Which::DatabaseSqlite,
     Which::Nodes,
@@ -93,6 +97,7 @@ impl Which {
         match self {
             Which::Crash => "crash",
             Which::Outage => "outage",
+            Which::SlowCallback => "slow-callback",
             Which::DatabasePostgres => "database-postgres",
             Which::DatabaseSqlite => "database-sqlite",
             Which::Nodes => "nodes",
@@ -105,6 +110,7 @@ impl Which {
         match self {
             Which::Crash => scenarios::crash::run(settings).await,
             Which::Outage => scenarios::outage::run(settings).await,
+            Which::SlowCallback => scenarios::slow_callback::run(settings).await,
             Which::DatabasePostgres => scenarios::database::postgres(settings).await,
             Which::DatabaseSqlite => scenarios::database::sqlite(settings).await,
             Which::Nodes => scenarios::nodes::run(settings).await,

@@ -4,10 +4,11 @@
 //! objects and the raw `seq_no`s, and answers 200 once it has recorded it. It can hold each
 //! request a while, so that the same notification sent by two nodes at once shows as two
 //! requests in flight with one `webhook-id`. It can go down (its port refuses connections)
-//! and come back on the same port, or answer errors for a while.
+//! and come back on the same port, or answer errors for a while, or leave one instance's
+//! notifications unanswered (a black hole: the hub's request times out).
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     net::SocketAddr,
     sync::{Arc, Mutex},
     time::Duration,
@@ -35,6 +36,8 @@ pub struct Notification {
     pub objects: Vec<(String, String)>,
     /// The `seq_no` of each provider event in `message.raw` (none for polled records).
     pub raw_seq_nos: Vec<String>,
+    /// When its request arrived.
+    pub at: Instant,
 }
 
 #[derive(Default)]
@@ -52,6 +55,8 @@ struct Shared {
     hold: Duration,
     /// When set, requests are answered with this status and not recorded.
     failing: Mutex<Option<StatusCode>>,
+    /// Instances whose notifications get no answer at all.
+    silenced: Mutex<HashSet<i64>>,
     /// The key of each instance's `whsec_` secret.
     keys: Mutex<HashMap<i64, Vec<u8>>>,
     book: Mutex<Book>,
@@ -72,6 +77,7 @@ impl Receiver {
             shared: Arc::new(Shared {
                 hold,
                 failing: Mutex::default(),
+                silenced: Mutex::default(),
                 keys: Mutex::default(),
                 book: Mutex::default(),
             }),
@@ -122,6 +128,32 @@ impl Receiver {
     /// Answers every request with `status` (not recording it) until called with `None`.
     pub fn fail_with(&self, status: Option<StatusCode>) {
         *self.shared.failing.lock().expect("failing") = status;
+    }
+
+    /// Leaves the instance's notifications unanswered (the request is read, then nothing:
+    /// the hub times out and hangs up), or answers them again.
+    pub fn silence(&self, instance: i64, silent: bool) {
+        let mut silenced = self.shared.silenced.lock().expect("silenced");
+        if silent {
+            silenced.insert(instance);
+        } else {
+            silenced.remove(&instance);
+        }
+    }
+
+    /// For each event object of `instance` that arrived: when it first did.
+    pub fn first_arrivals(&self, instance: i64) -> HashMap<String, Instant> {
+        let book = self.shared.book.lock().expect("book");
+        let mut first: HashMap<String, Instant> = HashMap::new();
+        for notification in book.notifications.iter().filter(|n| n.instance == instance) {
+            for (object, _) in &notification.objects {
+                first
+                    .entry(object.clone())
+                    .and_modify(|at| *at = (*at).min(notification.at))
+                    .or_insert(notification.at);
+            }
+        }
+        first
     }
 
     pub fn notifications(&self) -> Vec<Notification> {
@@ -202,6 +234,13 @@ impl Drop for InFlight {
 }
 
 async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let arrived = Instant::now();
+    let instance = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|envelope| envelope["message"]["instanceId"].as_i64());
+    if instance.is_some_and(|instance| shared.silenced.lock().expect("silenced").contains(&instance)) {
+        std::future::pending::<()>().await;
+    }
     let id = headers
         .get("webhook-id")
         .and_then(|v| v.to_str().ok())
@@ -212,7 +251,7 @@ async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
     if let Some(status) = *shared.failing.lock().expect("failing") {
         return status;
     }
-    let checked = check(&shared, &id, &headers, &body);
+    let checked = check(&shared, &id, &headers, &body, arrived);
     let mut book = shared.book.lock().expect("book");
     match checked {
         Ok(notification) => book.notifications.push(notification),
@@ -224,7 +263,7 @@ async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
 }
 
 /// Verifies the signature and reads the notification's ids.
-fn check(shared: &Shared, id: &str, headers: &HeaderMap, body: &[u8]) -> Result<Notification, String> {
+fn check(shared: &Shared, id: &str, headers: &HeaderMap, body: &[u8], at: Instant) -> Result<Notification, String> {
     let header = |name: &str| {
         headers
             .get(name)
@@ -289,6 +328,7 @@ fn check(shared: &Shared, id: &str, headers: &HeaderMap, body: &[u8]) -> Result<
         instance,
         objects,
         raw_seq_nos,
+        at,
     })
 }
 
@@ -370,6 +410,27 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(receiver.overlaps().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn leaves_a_silenced_instance_unanswered() {
+        let receiver = Receiver::start(Duration::ZERO).await.unwrap();
+        receiver.trust(7, SECRET).unwrap();
+        let http = reqwest::Client::new();
+        receiver.silence(7, true);
+        let unanswered = notification(&http, &receiver.url(), "a", "1", true)
+            .timeout(Duration::from_millis(300))
+            .send()
+            .await;
+        assert!(unanswered.is_err_and(|e| e.is_timeout()));
+        receiver.silence(7, false);
+        let answered = notification(&http, &receiver.url(), "b", "1", true)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answered.status(), 200);
+        assert_eq!(receiver.copies(7)["1"], ["b"]);
+        assert_eq!(receiver.first_arrivals(7).len(), 1);
     }
 
     #[tokio::test]

@@ -42,6 +42,43 @@ impl Outcome {
     pub fn passed(&self) -> bool {
         self.violations.is_empty()
     }
+
+    /// One row for several streams: counts added up, the longest drain (or none if one
+    /// never drained), every note and violation.
+    pub fn combine(name: String, parts: Vec<Outcome>) -> Outcome {
+        let mut combined = Outcome {
+            name,
+            counts: Counts {
+                drain: Some(Duration::ZERO),
+                ..Counts::default()
+            },
+            notes: Vec::new(),
+            violations: Vec::new(),
+        };
+        for part in parts {
+            let (c, p) = (&mut combined.counts, part.counts);
+            c.sent += p.sent;
+            c.acknowledged = add(c.acknowledged, p.acknowledged);
+            c.delivered += p.delivered;
+            c.lost += p.lost;
+            c.duplicates += p.duplicates;
+            c.unavailable = add(c.unavailable, p.unavailable);
+            c.other_errors = add(c.other_errors, p.other_errors);
+            c.unreachable = add(c.unreachable, p.unreachable);
+            c.drain = c.drain.zip(p.drain).map(|(a, b)| a.max(b));
+            combined.notes.extend(part.notes);
+            combined.violations.extend(part.violations);
+        }
+        combined
+    }
+}
+
+/// A count that only some parts may have.
+fn add<T: std::ops::Add<Output = T>>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Prints the table, then each scenario's notes and violations.

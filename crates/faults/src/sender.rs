@@ -8,7 +8,7 @@
 //! next node, as a load balancer in front of them would.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     ops::Range,
     sync::{
         Arc, Mutex,
@@ -95,6 +95,8 @@ pub struct Tally {
     pub sent: Vec<String>,
     pub acknowledged: HashSet<String>,
     pub attempts: Vec<Attempt>,
+    /// When each event was first sent (its batch's first attempt began).
+    pub sent_at: HashMap<String, Instant>,
 }
 
 impl Sender {
@@ -168,6 +170,16 @@ impl Sender {
             while self.workers.join_next().await.is_some() {}
         }
         done.unwrap_or(Ok(()))?;
+        let attempts = self.attempts();
+        let mut sent_at = HashMap::new();
+        for attempt in &attempts {
+            for seq in &self.shared.batches[attempt.batch].seq_nos {
+                sent_at
+                    .entry(seq.clone())
+                    .and_modify(|at: &mut Instant| *at = (*at).min(attempt.at))
+                    .or_insert(attempt.at);
+            }
+        }
         Ok(Tally {
             sent: self
                 .shared
@@ -176,7 +188,8 @@ impl Sender {
                 .flat_map(|b| b.seq_nos.iter().cloned())
                 .collect(),
             acknowledged: self.acknowledged(),
-            attempts: self.attempts(),
+            attempts,
+            sent_at,
         })
     }
 

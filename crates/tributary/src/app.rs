@@ -120,6 +120,8 @@ impl AppState {
                     max_retry_after: Duration::from_secs(delivery.max_retry_after_secs),
                 },
                 concurrency: delivery.concurrency,
+                per_destination: delivery.per_destination_concurrency,
+                breaker_failures: delivery.breaker_failures,
                 network: network.clone(),
             },
             node.clone(),

@@ -262,6 +262,13 @@ pub struct DeliveryConfig {
     pub max_retry_after_secs: u64,
     /// Notifications in flight at once per hub process.
     pub concurrency: usize,
+    /// Notifications in flight at once to one callback server (a URL's scheme, host and
+    /// port) per hub process, so that a slow one holds at most this share of `concurrency`.
+    pub per_destination_concurrency: usize,
+    /// Requests in a row that got no answer (timed out, refused, reset) after which a
+    /// callback server's notifications wait for a probe, after cool-downs that follow
+    /// `retry_schedule_secs`.
+    pub breaker_failures: u32,
     /// Non-public networks (CIDR) callbacks may reach, e.g. `["127.0.0.0/8"]` for a
     /// receiver on this machine; everything non-public is refused otherwise (SSRF guard).
     pub allow_networks: Vec<String>,
@@ -275,6 +282,8 @@ impl Default for DeliveryConfig {
             retry_jitter: 0.2,
             max_retry_after_secs: 3600,
             concurrency: 64,
+            per_destination_concurrency: 8,
+            breaker_failures: 5,
             allow_networks: Vec::new(),
         }
     }
@@ -430,8 +439,15 @@ impl Config {
                 "events.max_in_flight and events.max_events_per_webhook must be at least 1".into(),
             ));
         }
-        if self.delivery.concurrency == 0 {
-            return Err(ConfigError("delivery.concurrency must be at least 1".into()));
+        if self.delivery.concurrency == 0
+            || self.delivery.per_destination_concurrency == 0
+            || self.delivery.breaker_failures == 0
+        {
+            return Err(ConfigError(
+                "delivery.concurrency, delivery.per_destination_concurrency and delivery.breaker_failures must be at \
+                 least 1"
+                    .into(),
+            ));
         }
         if self.http.header_read_timeout_secs == 0 || self.http.body_timeout_secs == 0 || self.http.max_connections == 0
         {

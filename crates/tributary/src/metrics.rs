@@ -38,6 +38,8 @@ pub enum DeliveryCount {
     Queued,
     /// Parked until the instance has a callback URL.
     Held,
+    /// Not sent, due again later: its callback server was failing or busy.
+    Deferred,
 }
 
 /// How a poll of one instance ended, for counting.
@@ -124,6 +126,7 @@ impl Metrics {
             DeliveryCount::Failed => "failed",
             DeliveryCount::Queued => "queued",
             DeliveryCount::Held => "held",
+            DeliveryCount::Deferred => "deferred",
         };
         self.deliveries.get_or_create(&OutcomeLabels { outcome }).inc();
         if let Some(latency) = latency {

@@ -6,6 +6,7 @@ pub mod crash;
 pub mod database;
 pub mod nodes;
 pub mod outage;
+pub mod slow_callback;
 pub mod slow_clients;
 
 use std::{collections::HashSet, path::PathBuf, time::Duration};

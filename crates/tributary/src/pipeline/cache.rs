@@ -58,16 +58,22 @@ impl<V> Default for InstanceCache<V> {
 }
 
 impl<V> InstanceCache<V> {
+    /// The cached value, if it is still fresh, without loading it.
+    pub fn peek(&self, id: InstanceId) -> Option<Arc<V>> {
+        self.lock()
+            .get(&id)
+            .filter(|(at, _)| at.elapsed() < TIME_TO_LIVE)
+            .map(|(_, value)| value.clone())
+    }
+
     /// The cached value, or `load`'s (cached when found).
     pub async fn get<F, Fut>(&self, id: InstanceId, load: F) -> Result<Option<Arc<V>>, StoreError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<V>, StoreError>>,
     {
-        if let Some((at, value)) = self.lock().get(&id)
-            && at.elapsed() < TIME_TO_LIVE
-        {
-            return Ok(Some(value.clone()));
+        if let Some(value) = self.peek(id) {
+            return Ok(Some(value));
         }
         let Some(value) = load().await?.map(Arc::new) else {
             self.forget(id);
@@ -112,7 +118,9 @@ mod tests {
         assert_eq!(*cache.get(id, load).await.unwrap().unwrap(), "config");
         assert_eq!(*cache.get(id, load).await.unwrap().unwrap(), "config");
         assert_eq!(loads.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.peek(id).as_deref(), Some(&"config"), "peeking never loads");
         cache.forget(id);
+        assert_eq!(cache.peek(id), None);
         cache.get(id, load).await.unwrap();
         assert_eq!(loads.load(Ordering::SeqCst), 2);
         let missing = cache

@@ -534,6 +534,9 @@ pub enum NextStep {
     Queued,
     /// Not sent: the instance has no callback URL (any more); wait for one.
     Held,
+    /// Not sent: pending again, due then, with the attempt its claim counted given back
+    /// (its callback server was failing or busy, see `pipeline::deliver::destinations`).
+    Deferred(Timestamp),
 }
 
 #[derive(Debug, Clone)]

@@ -2004,33 +2004,36 @@ where
             query.execute(&mut *conn).await?;
         }
         // One statement per next step: in a batch they are nearly all "delivered".
-        // Keyed by (lease owner, status, next attempt): the latest time and the deliveries.
-        type Step<'a> = (&'a str, DeliveryStatus, Option<i64>);
+        // Keyed by (lease owner, status, next attempt, whether the claim's attempt is given
+        // back): the latest time and the deliveries.
+        type Step<'a> = (&'a str, DeliveryStatus, Option<i64>, bool);
         let mut steps: HashMap<Step, (i64, Vec<&str>)> = HashMap::new();
         for (outcome, id) in outcomes.iter().zip(&ids) {
-            let (status, next_attempt_at) = match outcome.next {
-                NextStep::Delivered => (DeliveryStatus::Delivered, None),
-                NextStep::RetryAt(at) => (DeliveryStatus::Pending, Some(to_millis(at))),
-                NextStep::Failed => (DeliveryStatus::Failed, None),
-                NextStep::Queued => (DeliveryStatus::Queued, None),
-                NextStep::Held => (DeliveryStatus::Held, None),
+            let (status, next_attempt_at, given_back) = match outcome.next {
+                NextStep::Delivered => (DeliveryStatus::Delivered, None, false),
+                NextStep::RetryAt(at) => (DeliveryStatus::Pending, Some(to_millis(at)), false),
+                NextStep::Failed => (DeliveryStatus::Failed, None, false),
+                NextStep::Queued => (DeliveryStatus::Queued, None, false),
+                NextStep::Held => (DeliveryStatus::Held, None, false),
+                NextStep::Deferred(at) => (DeliveryStatus::Pending, Some(to_millis(at)), true),
             };
             let step = steps
-                .entry((outcome.owner.as_str(), status, next_attempt_at))
+                .entry((outcome.owner.as_str(), status, next_attempt_at, given_back))
                 .or_insert((i64::MIN, Vec::new()));
             step.0 = step.0.max(to_millis(outcome.now));
             step.1.push(id);
         }
-        for ((owner, status, next_attempt_at), (now, ids)) in &steps {
+        for ((owner, status, next_attempt_at, given_back), (now, ids)) in &steps {
             for chunk in ids.chunks(ROWS_PER_STATEMENT) {
                 // A worker whose lease ran out keeps its attempt on record but no longer
                 // decides what happens next: the delivery is someone else's now.
                 let p = DB::placeholder;
                 let sql = format!(
-                    "UPDATE deliveries SET status = {}, next_attempt_at = {}, lease_owner = NULL, lease_until = NULL, \
+                    "UPDATE deliveries SET status = {}, next_attempt_at = {}, {}lease_owner = NULL, lease_until = NULL, \
                      updated_at = {} WHERE lease_owner = {} AND id IN ({})",
                     p(1),
                     p(2),
+                    if *given_back { "attempts = attempts - 1, " } else { "" },
                     p(3),
                     p(4),
                     placeholder_list::<DB>(5, chunk.len())

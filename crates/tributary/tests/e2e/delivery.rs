@@ -1,6 +1,7 @@
 //! Delivery guarantees against a misbehaving receiver: retries with stable ids, exhaustion
-//! and deactivation, 410 Gone, Retry-After, the queue policy, and a hub restarted (or
-//! crashed) with deliveries pending.
+//! and deactivation, 410 Gone, Retry-After, the queue policy, a hub restarted (or crashed)
+//! with deliveries pending, and a callback server that never answers, which must neither
+//! hold up other instances' notifications nor cost its own notifications their retries.
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use serde_json::{Value, json};
 use crate::{
     events::{instance_sending_to, message_event, post_webhook},
     on_both_backends,
-    support::{Answer, Database, Hub, HubOptions, Receiver, eventually},
+    support::{Answer, BlackHole, Database, Hub, HubOptions, Receiver, eventually},
 };
 
 async fn event_detail(hub: &Hub, id: i64) -> Value {
@@ -379,6 +380,94 @@ async fn an_outcome_refused_for_a_while_is_written_within_the_lease() {
     hub.stop().await;
 }
 
+/// A backlog for a callback server that never answers takes at most its share of the
+/// delivery slots (8 of 64 by default): another instance's notifications go at once, long
+/// before the silent server's requests time out (6 s here) and free theirs.
+async fn a_silent_callback_leaves_the_others_on_time(db: Database) {
+    let hub = Hub::start_with(
+        db,
+        HubOptions {
+            configure: Box::new(|config| config.delivery.timeout_secs = 6),
+            ..HubOptions::default()
+        },
+    )
+    .await;
+    let silent = BlackHole::start().await;
+    let receiver = Receiver::start().await;
+    let stuck = instance_sending_to(&hub, &silent.url).await;
+    let other = instance_sending_to(&hub, &receiver.url).await;
+    post_burst(&hub, &stuck, 100).await;
+    eventually(5, "the silent server's slots to be taken", || async {
+        (silent.accepted() >= 8).then_some(())
+    })
+    .await;
+    for n in 0..5 {
+        let posted = std::time::Instant::now();
+        post_webhook(&hub, &other, &json!([message_event(n, "SENT", &n.to_string())])).await;
+        let got = receiver.wait_for(n as usize + 1, 10).await;
+        let late = got[n as usize].at - posted;
+        assert!(
+            late < Duration::from_secs(1),
+            "notification {n} of the other instance took {late:?} behind the silent server's backlog"
+        );
+    }
+    assert_eq!(silent.accepted(), 8, "requests open to the silent server");
+    hub.stop().await;
+}
+
+/// A callback server that stops answering (its requests time out) is probed rather than
+/// sent every notification and every retry; once it answers again, every notification
+/// arrives, and those that waited for it were not charged the attempts they did not make.
+async fn a_failing_callback_is_probed_then_caught_up(db: Database) {
+    let hub = Hub::start_with(
+        db,
+        HubOptions {
+            configure: Box::new(|config| {
+                config.delivery.timeout_secs = 1;
+                config.delivery.retry_schedule_secs = vec![1; 6];
+                config.delivery.per_destination_concurrency = 2;
+                config.delivery.breaker_failures = 2;
+            }),
+            ..HubOptions::default()
+        },
+    )
+    .await;
+    let silent = BlackHole::start().await;
+    let instance = instance_sending_to(&hub, &silent.url).await;
+    let id = instance["id"].as_i64().unwrap();
+    post_burst(&hub, &instance, 20).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let requests_while_down = silent.accepted();
+    let receiver = Receiver::serve(tokio::net::TcpListener::bind(silent.stop().await).await.unwrap()).await;
+    each_arrives_once(&receiver, 20, 20).await;
+    // Two requests found it silent, then about one probe a second: not 20 notifications
+    // retried every second.
+    assert!(
+        requests_while_down <= 6,
+        "{requests_while_down} requests to a server that did not answer for 4 s"
+    );
+    let (_, events) = hub.get(&format!("/instances/{id}/events")).await;
+    let events = events.as_array().unwrap();
+    assert_eq!(events.len(), 20);
+    let mut sent_once = 0;
+    for event in events {
+        let detail = hub
+            .get(&format!("/instances/{id}/events/{}", event["id"].as_str().unwrap()))
+            .await
+            .1;
+        assert_eq!(detail["status"], "notified", "{detail}");
+        let delivery = &detail["deliveries"][0];
+        let made = delivery["attemptLog"].as_array().unwrap().len();
+        assert_eq!(
+            delivery["attempts"], made,
+            "attempts counted that were never made: {delivery}"
+        );
+        sent_once += usize::from(made == 1);
+    }
+    assert!(sent_once >= 20 - requests_while_down, "{sent_once} of 20 sent once");
+    hub.stop().await;
+}
+
 async fn graceful_restart(db: Database) {
     restart_with_pending_deliveries(db, false).await;
 }
@@ -397,4 +486,6 @@ on_both_backends!(
     crash_restart,
     a_busy_worker_leaves_the_rest_to_claims,
     stopping_sends_what_was_handed_over,
+    a_silent_callback_leaves_the_others_on_time,
+    a_failing_callback_is_probed_then_caught_up,
 );

@@ -1342,7 +1342,46 @@ async fn instances_list_in_pages(db: Database) {
     assert_eq!(listed[0].config.len(), 3, "and its configuration");
 }
 
+/// A delivery deferred (its callback server failing or busy) is pending again, due when
+/// asked, with the attempt its claim counted given back and nothing in its attempt log.
+async fn deferred_deliveries_keep_their_attempts(db: Database) {
+    let store = db.store().await;
+    let (acme, id) = instance_for(store.as_ref()).await;
+    let event = new_event(&acme.user, id, &[], 1);
+    store.record_event(&event).await.unwrap();
+    let at = tributary::store::now();
+    for n in 0..3 {
+        let claimed = store
+            .claim_deliveries("w", at + Duration::seconds(n), at + Duration::seconds(60), 1)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1, "due again after deferral {n}");
+        assert_eq!(claimed[0].attempt, 1, "deferrals spend no attempt");
+        let due = at + Duration::seconds(n + 1);
+        store
+            .finish_delivery(&DeliveryOutcome {
+                id: claimed[0].id,
+                instance: id,
+                owner: "w".into(),
+                attempt: None,
+                next: NextStep::Deferred(due),
+                deactivate: None,
+                now: at,
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.next_delivery_at().await.unwrap(), Some(due));
+    }
+    let deliveries = store.event_deliveries(acme.user.org, id, event.id).await.unwrap();
+    assert_eq!(deliveries[0].status, DeliveryStatus::Pending);
+    assert_eq!(deliveries[0].attempts, 0);
+    assert!(deliveries[0].attempt_log.is_empty());
+    let event_now = store.get_event(acme.user.org, id, event.id).await.unwrap().unwrap();
+    assert_eq!(event_now.status, EventStatus::Received, "never attempted");
+}
+
 on_both_backends!(
+    deferred_deliveries_keep_their_attempts,
     concurrent_events_race_for_sequences,
     polls_wake_the_workers_only_for_due_notifications,
     claims_made_while_events_arrive_take_each_delivery_once,

@@ -638,3 +638,46 @@ impl Receiver {
         .await
     }
 }
+
+/// A callback server that accepts connections and never answers, counting them: each of
+/// the hub's requests to it holds a connection until the hub times out.
+pub struct BlackHole {
+    pub url: String,
+    pub addr: std::net::SocketAddr,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl BlackHole {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = accepted.clone();
+        let server = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((connection, _)) = listener.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(connection);
+            }
+        });
+        Self {
+            url: format!("http://{addr}/events"),
+            addr,
+            accepted,
+            server,
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Closes every connection and the port, for a receiver to serve on it instead.
+    pub async fn stop(self) -> std::net::SocketAddr {
+        self.server.abort();
+        let _ = self.server.await;
+        self.addr
+    }
+}

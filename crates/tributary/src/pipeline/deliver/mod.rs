@@ -1,17 +1,20 @@
 //! Deliver: send stored notifications to callback URLs, signed, at least once, with retries.
 //!
 //! A worker claims due deliveries with a lease (several hub processes share the work; a
-//! crashed one's deliveries come back when its leases run out), sends each outside any
-//! transaction, then records the attempt and the delivery's next step in one transaction.
-//! New work wakes the worker at once; otherwise it sleeps until the next delivery is due.
+//! crashed one's deliveries come back when its leases run out), prepares each (its instance,
+//! its signed request), sends it outside any transaction when its callback server has a free
+//! slot (see [`destinations`]), then records the attempt and the delivery's next step in one
+//! transaction. New work wakes the worker at once; otherwise it sleeps until the next
+//! delivery is due.
 
+pub mod destinations;
 pub mod guard;
 pub mod handoff;
 pub mod retry;
 pub mod signing;
 
 use std::{
-    collections::VecDeque,
+    collections::{HashMap, VecDeque},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -20,12 +23,13 @@ use chrono::Utc;
 use reqwest::{StatusCode, header};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::{
-    task::{JoinError, JoinSet},
+    task::{self, JoinError, JoinSet},
     time::Instant,
 };
 use tokio_util::sync::CancellationToken;
 
 use self::{
+    destinations::{Destinations, Fairness, Offer, Reached, Ticket},
     handoff::{Handed, Handoff},
     retry::{RetryPolicy, parse_retry_after},
 };
@@ -66,7 +70,7 @@ fn lease(timeout: Duration) -> Duration {
     timeout * 2 + Duration::from_secs(5)
 }
 
-/// When the worker should look again for a retry that a recorded outcome scheduled.
+/// When the worker should look again for a delivery that a recorded outcome made due later.
 fn retry_look(recorded: Result<Option<Timestamp>, JoinError>) -> Instant {
     match recorded {
         Ok(Some(at)) => Instant::now() + store::until(at),
@@ -80,8 +84,23 @@ pub struct DispatcherConfig {
     pub retry: RetryPolicy,
     /// Notifications in flight at once, per hub process.
     pub concurrency: usize,
+    /// Notifications in flight at once to one callback server (origin), per hub process.
+    pub per_destination: usize,
+    /// Requests in a row without an answer that open a callback server's breaker.
+    pub breaker_failures: u32,
     /// Where callbacks may go.
     pub network: Arc<guard::NetworkPolicy>,
+}
+
+impl DispatcherConfig {
+    fn fairness(&self) -> Fairness {
+        Fairness {
+            per_destination: self.per_destination,
+            breaker_failures: self.breaker_failures,
+            cooldowns: self.retry.schedule.clone(),
+            timeout: self.timeout,
+        }
+    }
 }
 
 pub struct Dispatcher {
@@ -97,7 +116,7 @@ pub struct Dispatcher {
     handed: Mutex<Option<Handed>>,
 }
 
-/// An attempt made (or a delivery parked), waiting to be recorded.
+/// An attempt made (or a delivery parked or deferred), waiting to be recorded.
 struct Sent {
     outcome: DeliveryOutcome,
     count: DeliveryCount,
@@ -111,6 +130,60 @@ enum Answer {
     Success,
     Gone,
     Failure { retry_after: Option<Duration> },
+}
+
+/// A delivery with a callback URL the guard allows, waiting for a slot with its callback
+/// server. Its request is signed and built by the task that sends it, in parallel with the
+/// others, not by the worker's loop.
+struct Outgoing {
+    delivery: ClaimedDelivery,
+    target: Arc<EventTarget>,
+    url: url::Url,
+}
+
+/// What preparing a delivery came to.
+enum Prepared {
+    /// A request for this callback server.
+    Send(Box<Outgoing>, url::Origin),
+    /// Nothing to send: parked (recorded as such), or gone with its instance (`None`).
+    Settled(Option<Sent>),
+}
+
+/// An attempt and whether the callback server answered it at all (`None`: the request
+/// could not be built, and the delivery is parked).
+struct Attempted {
+    sent: Sent,
+    reached: Option<Reached>,
+}
+
+/// Everything a worker holds between two turns of its loop. Each claimed delivery is in one
+/// place at a time: ready (not yet prepared), preparing, waiting in its callback server's
+/// line, in flight, or recording.
+struct Work {
+    ready: VecDeque<ClaimedDelivery>,
+    preparing: JoinSet<Prepared>,
+    destinations: Destinations<Box<Outgoing>>,
+    in_flight: JoinSet<Attempted>,
+    /// The slot each request in flight holds with its callback server.
+    tickets: HashMap<task::Id, Ticket>,
+    recording: JoinSet<Option<Timestamp>>,
+}
+
+impl Work {
+    /// Claimed and not yet given a slot or sent back: what the reserve counts.
+    fn held(&self) -> usize {
+        self.ready.len() + self.preparing.len() + self.destinations.waiting()
+    }
+
+    /// Not prepared yet (ready, or preparing): below the limit, the worker takes more from
+    /// ingest. What waits in lines is bounded apart, in [`Destinations`].
+    fn unprepared(&self) -> usize {
+        self.ready.len() + self.preparing.len()
+    }
+
+    fn settled(&self) -> bool {
+        self.held() == 0 && self.in_flight.is_empty()
+    }
 }
 
 impl Dispatcher {
@@ -154,6 +227,10 @@ impl Dispatcher {
     /// - a delivery frees its slot as soon as its answer is in, and its outcome waits for
     ///   the group commit apart, so that more outcomes share each commit.
     ///
+    /// One callback server gets at most `per_destination` of the slots, and what waits for
+    /// a server that is slow or failing goes back to the store (see [`destinations`]), so
+    /// it neither holds up other servers' deliveries nor fills the reserve.
+    ///
     /// Without a backlog it claims only when something may have become due: new work
     /// announced, a retry's time, the next due delivery or lease end it looked up. Fresh
     /// notifications mostly need no claim at all: ingest hands them over (see [`handoff`]).
@@ -165,35 +242,34 @@ impl Dispatcher {
             .take()
             .expect("a dispatcher runs once");
         let limit = self.config.concurrency;
+        let mut work = Work {
+            ready: VecDeque::with_capacity(limit),
+            preparing: JoinSet::new(),
+            destinations: Destinations::new(self.config.fairness(), limit),
+            in_flight: JoinSet::new(),
+            tickets: HashMap::new(),
+            recording: JoinSet::new(),
+        };
         let mut arrived = Vec::new();
-        let mut in_flight = JoinSet::new();
-        let mut recording = JoinSet::new();
-        let mut ready = VecDeque::with_capacity(limit);
         // Whether the last claim got all it asked for: a backlog is likely left.
         let mut backlog = false;
         let mut next_look = Instant::now();
         loop {
-            while let Some(sent) = in_flight.try_join_next() {
-                self.record_later(&mut recording, sent, &shutdown);
-            }
-            while let Some(recorded) = recording.try_join_next() {
+            self.collect(&mut work, &shutdown);
+            while let Some(recorded) = work.recording.try_join_next() {
                 next_look = next_look.min(retry_look(recorded));
             }
-            while ready.len() < limit
+            while work.unprepared() < limit
                 && let Ok(delivery) = handed.try_recv()
             {
-                ready.push_back(delivery);
+                work.ready.push_back(delivery);
             }
-            while in_flight.len() < limit
-                && let Some(delivery) = ready.pop_front()
-            {
-                in_flight.spawn(self.clone().send(delivery));
-            }
+            self.dispatch(&mut work, &shutdown);
             // Outcomes piling up in front of the database mean it is the bottleneck:
             // claiming more would only lengthen that queue.
-            let room = ready.len() <= limit / 2 && recording.len() < limit * RECORDING_PER_SLOT;
+            let room = work.held() <= limit / 2 && work.recording.len() < limit * RECORDING_PER_SLOT;
             if room && (backlog || Instant::now() >= next_look) {
-                let wanted = limit - ready.len();
+                let wanted = limit - work.held();
                 let now = store::now();
                 let claimed = match self
                     .store
@@ -212,7 +288,7 @@ impl Dispatcher {
                     }
                 };
                 backlog = claimed.len() == wanted;
-                ready.extend(claimed);
+                work.ready.extend(claimed);
                 if !backlog {
                     let nap = match self.store.next_delivery_at().await {
                         Ok(Some(at)) => store::until(at).clamp(Duration::from_millis(5), IDLE_LOOK),
@@ -222,58 +298,170 @@ impl Dispatcher {
                 }
                 continue;
             }
+            let expiry = work.destinations.next_expiry();
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 // Only while the reserve has room, so that what waits here has not been
                 // claimed long before it is sent.
-                _ = handed.recv_many(&mut arrived, limit), if ready.len() < limit => {
-                    ready.extend(arrived.drain(..));
+                _ = handed.recv_many(&mut arrived, limit), if work.unprepared() < limit => {
+                    work.ready.extend(arrived.drain(..));
                 }
                 () = self.store.delivery_wakeup() => next_look = Instant::now(),
                 // Only while a claim could follow: with no room, the time passing changes
                 // nothing until a send or a record completes.
                 () = tokio::time::sleep_until(next_look), if room && !backlog => {}
-                Some(sent) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    self.record_later(&mut recording, sent, &shutdown);
+                // A callback server with deliveries waiting for it may turn slow.
+                () = tokio::time::sleep_until(expiry.unwrap_or(next_look)), if expiry.is_some() => {}
+                Some(done) = work.in_flight.join_next_with_id(), if !work.in_flight.is_empty() => {
+                    self.attempted(&mut work, done, &shutdown);
                 }
-                Some(recorded) = recording.join_next(), if !recording.is_empty() => {
+                Some(prepared) = work.preparing.join_next(), if !work.preparing.is_empty() => {
+                    self.prepared(&mut work, prepared, &shutdown);
+                }
+                Some(recorded) = work.recording.join_next(), if !work.recording.is_empty() => {
                     next_look = next_look.min(retry_look(recorded));
                 }
             }
         }
-        // What is claimed is sent: left alone, it would wait for its lease to run out. That
+        // What is claimed is sent, or given back to the store when its callback server
+        // cannot take it now: left alone, it would wait for its lease to run out. That
         // includes what ingest is still storing for this worker now.
         handed.close();
         while let Some(delivery) = handed.recv().await {
-            ready.push_back(delivery);
+            work.ready.push_back(delivery);
         }
-        for delivery in ready {
-            if in_flight.len() >= limit
-                && let Some(sent) = in_flight.join_next().await
-            {
-                self.record_later(&mut recording, sent, &shutdown);
+        while !work.settled() {
+            self.dispatch(&mut work, &shutdown);
+            let expiry = work.destinations.next_expiry();
+            tokio::select! {
+                Some(done) = work.in_flight.join_next_with_id(), if !work.in_flight.is_empty() => {
+                    self.attempted(&mut work, done, &shutdown);
+                }
+                Some(prepared) = work.preparing.join_next(), if !work.preparing.is_empty() => {
+                    self.prepared(&mut work, prepared, &shutdown);
+                }
+                () = tokio::time::sleep_until(expiry.unwrap_or_else(Instant::now)), if expiry.is_some() => {}
             }
-            in_flight.spawn(self.clone().send(delivery));
         }
-        while let Some(sent) = in_flight.join_next().await {
-            self.record_later(&mut recording, sent, &shutdown);
+        while work.recording.join_next().await.is_some() {}
+    }
+
+    /// Takes in what finished preparing or sending.
+    fn collect(self: &Arc<Self>, work: &mut Work, shutdown: &CancellationToken) {
+        while let Some(done) = work.in_flight.try_join_next_with_id() {
+            self.attempted(work, done, shutdown);
         }
-        while recording.join_next().await.is_some() {}
+        while let Some(prepared) = work.preparing.try_join_next() {
+            self.prepared(work, prepared, shutdown);
+        }
+    }
+
+    /// Sends back what waits for a callback server that turned slow or failing, gives the
+    /// free slots out, and prepares what is ready.
+    fn dispatch(self: &Arc<Self>, work: &mut Work, shutdown: &CancellationToken) {
+        let now = Instant::now();
+        for (outgoing, at) in work.destinations.expire(now) {
+            let deferred = self.defer(&outgoing.delivery, at);
+            self.record_later(&mut work.recording, deferred, shutdown);
+        }
+        while let Some((outgoing, ticket)) = work.destinations.next(now) {
+            self.start(work, outgoing, ticket);
+        }
+        while let Some(delivery) = work.ready.pop_front() {
+            match self.prepare_cached(delivery) {
+                Ok(prepared) => self.prepared(work, Ok(prepared), shutdown),
+                Err(delivery) if work.preparing.len() < self.config.concurrency => {
+                    work.preparing.spawn(self.clone().prepare(delivery));
+                }
+                Err(delivery) => {
+                    work.ready.push_front(delivery);
+                    break;
+                }
+            }
+        }
+    }
+
+    fn start(self: &Arc<Self>, work: &mut Work, outgoing: Box<Outgoing>, ticket: Ticket) {
+        let handle = work.in_flight.spawn(self.clone().attempt(outgoing, ticket.last_chance));
+        work.tickets.insert(handle.id(), ticket);
+    }
+
+    /// A prepared delivery goes to its callback server now, waits its turn, or goes back
+    /// to the store.
+    fn prepared(
+        self: &Arc<Self>,
+        work: &mut Work,
+        prepared: Result<Prepared, JoinError>,
+        shutdown: &CancellationToken,
+    ) {
+        match prepared {
+            Ok(Prepared::Send(outgoing, origin)) => match work.destinations.offer(origin, outgoing, Instant::now()) {
+                Offer::Send(outgoing, ticket) => self.start(work, outgoing, ticket),
+                Offer::Held => {}
+                Offer::Defer(outgoing, at) => {
+                    let deferred = self.defer(&outgoing.delivery, at);
+                    self.record_later(&mut work.recording, deferred, shutdown);
+                }
+            },
+            Ok(Prepared::Settled(Some(sent))) => self.record_later(&mut work.recording, sent, shutdown),
+            // The lease runs out and the delivery is tried again: nothing is lost.
+            Ok(Prepared::Settled(None)) | Err(_) => {}
+        }
+    }
+
+    /// A request is done: its slot is free, its callback server's breaker learns how it
+    /// went, and its outcome goes to the group commit.
+    fn attempted(
+        self: &Arc<Self>,
+        work: &mut Work,
+        done: Result<(task::Id, Attempted), JoinError>,
+        shutdown: &CancellationToken,
+    ) {
+        let (id, attempted) = match done {
+            Ok((id, attempted)) => (id, Some(attempted)),
+            Err(error) => (error.id(), None),
+        };
+        if let Some(ticket) = work.tickets.remove(&id) {
+            let reached = attempted.as_ref().and_then(|a| a.reached);
+            work.destinations.finish(ticket, reached, Instant::now());
+        }
+        if let Some(attempted) = attempted {
+            self.record_later(&mut work.recording, attempted.sent, shutdown);
+        }
+    }
+
+    /// A delivery not sent, pending again and due `at`, with its claim's attempt given back:
+    /// waiting for its callback server costs it none of its retries.
+    fn defer(&self, delivery: &ClaimedDelivery, at: Instant) -> Sent {
+        let now = store::now();
+        Sent {
+            outcome: DeliveryOutcome {
+                id: delivery.id,
+                instance: delivery.instance,
+                owner: self.node.clone(),
+                attempt: None,
+                next: NextStep::Deferred(now + at.saturating_duration_since(Instant::now())),
+                deactivate: None,
+                now,
+            },
+            count: DeliveryCount::Deferred,
+            latency: None,
+            lease_until: delivery.lease_until,
+        }
     }
 
     /// Hands a finished send's outcome to the group commit, without waiting for it.
     fn record_later(
         self: &Arc<Self>,
         recording: &mut JoinSet<Option<Timestamp>>,
-        sent: Result<Option<Sent>, JoinError>,
+        sent: Sent,
         shutdown: &CancellationToken,
     ) {
-        if let Ok(Some(sent)) = sent {
-            recording.spawn(self.clone().record(sent, shutdown.clone()));
-        }
+        recording.spawn(self.clone().record(sent, shutdown.clone()));
     }
 
-    /// Records what an attempt came to, and says when a retry it scheduled is due.
+    /// Records what an attempt came to, and says when a retry (or a deferred delivery) it
+    /// scheduled is due.
     ///
     /// An outcome not written means the notification goes again once its lease runs out:
     /// nothing is lost, but the callback gets it twice. So while the database is only
@@ -300,25 +488,22 @@ impl Dispatcher {
         }
         self.metrics.delivery(sent.count, sent.latency);
         match sent.outcome.next {
-            NextStep::RetryAt(at) => Some(at),
-            _ => None,
+            NextStep::RetryAt(at) | NextStep::Deferred(at) => Some(at),
+            NextStep::Delivered | NextStep::Failed | NextStep::Queued | NextStep::Held => None,
         }
     }
 
-    async fn send(self: Arc<Self>, delivery: ClaimedDelivery) -> Option<Sent> {
-        match self.try_send(&delivery).await {
-            Ok(sent) => sent,
-            Err(error) => {
-                // The lease runs out and the delivery is tried again: nothing is lost.
-                tracing::warn!(delivery = %delivery.id, %error, "could not prepare a delivery");
-                None
-            }
-        }
+    /// Reads what the delivery needs and builds its signed request, or settles it at once.
+    async fn prepare(self: Arc<Self>, delivery: ClaimedDelivery) -> Prepared {
+        let id = delivery.id;
+        self.try_prepare(delivery).await.unwrap_or_else(|error| {
+            // The lease runs out and the delivery is tried again: nothing is lost.
+            tracing::warn!(delivery = %id, %error, "could not prepare a delivery");
+            Prepared::Settled(None)
+        })
     }
 
-    /// Sends one attempt (or decides not to) and says what to record; `None` when the
-    /// delivery went with its instance.
-    async fn try_send(&self, delivery: &ClaimedDelivery) -> Result<Option<Sent>, StoreError> {
+    async fn try_prepare(&self, delivery: ClaimedDelivery) -> Result<Prepared, StoreError> {
         let look = || {
             self.caches
                 .targets
@@ -326,21 +511,67 @@ impl Dispatcher {
         };
         let Some(mut target) = look().await? else {
             // The instance was deleted, and its deliveries with it.
-            return Ok(None);
+            return Ok(Prepared::Settled(None));
         };
         if plain_value(&target.config, CALLBACK_URL).is_none() {
             // Held for want of a URL only on the database's word: the cached view may be
             // older than the URL, and holding on it would release, claim and hold again.
             self.caches.targets.forget(delivery.instance);
             let Some(fresh) = look().await? else {
-                return Ok(None);
+                return Ok(Prepared::Settled(None));
             };
             target = fresh;
         }
-        // A notification that cannot be sent now is parked, with the reason on record as a
-        // non-attempt: held until the instance has a callback URL, queued otherwise until
-        // someone releases it.
-        let park = |next: NextStep, reason: String| Sent {
+        Ok(self.prepared_with(delivery, target))
+    }
+
+    /// Prepares the delivery on the spot when its instance is cached, as it is for an
+    /// instance with notifications flowing: no task, no turn of the loop. An instance
+    /// cached without a callback URL goes the long way, which asks the database.
+    fn prepare_cached(&self, delivery: ClaimedDelivery) -> Result<Prepared, ClaimedDelivery> {
+        match self.caches.targets.peek(delivery.instance) {
+            Some(target) if plain_value(&target.config, CALLBACK_URL).is_some() => {
+                Ok(self.prepared_with(delivery, target))
+            }
+            _ => Err(delivery),
+        }
+    }
+
+    /// Where the delivery goes, or why it is parked instead: held until the instance has a
+    /// callback URL, queued otherwise until someone releases it.
+    fn prepared_with(&self, delivery: ClaimedDelivery, target: Arc<EventTarget>) -> Prepared {
+        let url = if !target.subscription_active {
+            Err((NextStep::Queued, "the subscription is deactivated".to_string()))
+        } else {
+            match plain_value(&target.config, CALLBACK_URL) {
+                None => Err((
+                    NextStep::Held,
+                    format!("no {CALLBACK_URL} is configured; held until one is"),
+                )),
+                Some(url) => url::Url::parse(url)
+                    .map_err(|e| format!("the callback URL is not valid: {e}"))
+                    .and_then(|url| {
+                        self.config.network.check_url(&url).map(|()| url).map_err(|refused| {
+                            refused.log(target.instance);
+                            refused.to_string()
+                        })
+                    })
+                    .map_err(|reason| (NextStep::Queued, reason)),
+            }
+        };
+        match url {
+            Ok(url) => {
+                let origin = url.origin();
+                Prepared::Send(Box::new(Outgoing { delivery, target, url }), origin)
+            }
+            Err((next, reason)) => Prepared::Settled(Some(self.park(&delivery, next, &reason))),
+        }
+    }
+
+    /// A notification that cannot be sent now is parked (`next`: held or queued), with the
+    /// reason on record as a non-attempt.
+    fn park(&self, delivery: &ClaimedDelivery, next: NextStep, reason: &str) -> Sent {
+        Sent {
             outcome: DeliveryOutcome {
                 id: delivery.id,
                 instance: delivery.instance,
@@ -362,28 +593,50 @@ impl Dispatcher {
             },
             latency: None,
             lease_until: delivery.lease_until,
-        };
-        let request = if !target.subscription_active {
-            Err((NextStep::Queued, "the subscription is deactivated".to_string()))
-        } else {
-            match plain_value(&target.config, CALLBACK_URL) {
-                None => Err((
-                    NextStep::Held,
-                    format!("no {CALLBACK_URL} is configured; held until one is"),
-                )),
-                Some(url) => self
-                    .request(&target, url, delivery)
-                    .await
-                    .map_err(|reason| (NextStep::Queued, reason)),
-            }
+        }
+    }
+
+    /// The instance's Standard Webhooks secrets, or why they could not be read.
+    async fn signing_secrets(&self, target: &EventTarget) -> Result<Arc<Vec<SecretString>>, String> {
+        self.caches
+            .signing_secrets
+            .get(target.instance, || async {
+                let sealed = self.store.signing_secrets(target.instance, store::now()).await?;
+                sealed
+                    .iter()
+                    .map(|s| {
+                        self.cipher
+                            .open(s, &sealing::context(target.instance, Field::SigningSecret))
+                    })
+                    .collect::<Result<Vec<SecretString>, _>>()
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt(format!("a signing secret could not be opened: {e}")))
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Sends one attempt and says what to record. `last_chance`: the callback server has
+    /// not answered for as long as the retry schedule lasts, so no answer now is final.
+    async fn attempt(self: Arc<Self>, outgoing: Box<Outgoing>, last_chance: bool) -> Attempted {
+        let Outgoing { delivery, target, url } = *outgoing;
+        let request = match self.signing_secrets(&target).await {
+            Ok(secrets) => self.request(&target, url, &delivery, &secrets),
+            Err(reason) => Err(reason),
         };
         let request = match request {
             Ok(request) => request,
-            Err((next, reason)) => return Ok(Some(park(next, reason))),
+            Err(reason) => {
+                return Attempted {
+                    sent: self.park(&delivery, NextStep::Queued, &reason),
+                    reached: None,
+                };
+            }
         };
         let started = store::now();
         let clock = tokio::time::Instant::now();
-        let (answer, status_code, error, response_body) = match self.http.execute(request).await {
+        let (answer, reached, status_code, error, response_body) = match self.http.execute(request).await {
             Ok(response) => {
                 let status = response.status();
                 let retry_after = response
@@ -401,7 +654,7 @@ impl Dispatcher {
                     Answer::Failure { retry_after }
                 };
                 let error = (!status.is_success()).then(|| format!("HTTP {status}"));
-                (answer, Some(status.as_u16()), error, Some(body))
+                (answer, Reached::Answered, Some(status.as_u16()), error, Some(body))
             }
             Err(error) => {
                 if let Some(refused) = guard::Refused::in_chain(&error) {
@@ -409,6 +662,7 @@ impl Dispatcher {
                 }
                 (
                     Answer::Failure { retry_after: None },
+                    Reached::NoAnswer,
                     None,
                     Some(describe(&error)),
                     None,
@@ -436,6 +690,15 @@ impl Dispatcher {
             Answer::Failure { .. } if target.failure_policy == FailurePolicy::Queue => {
                 (NextStep::Queued, None, DeliveryCount::Queued)
             }
+            Answer::Failure { .. } if last_chance && reached == Reached::NoAnswer => (
+                NextStep::Failed,
+                Some(format!(
+                    "delivery {} got no answer, and its callback server has answered nothing for as long as the retry \
+                     schedule lasts; later events wait as queued until the subscription is reactivated",
+                    delivery.id
+                )),
+                DeliveryCount::Failed,
+            ),
             Answer::Failure { retry_after } => match self.config.retry.delay_after(delivery.attempt, retry_after) {
                 Some(delay) => (NextStep::RetryAt(store::now() + delay), None, DeliveryCount::Retried),
                 None => (
@@ -448,34 +711,33 @@ impl Dispatcher {
                 ),
             },
         };
-        Ok(Some(Sent {
-            outcome: DeliveryOutcome {
-                id: delivery.id,
-                instance: delivery.instance,
-                owner: self.node.clone(),
-                attempt: Some(attempt),
-                next,
-                deactivate,
-                now: store::now(),
+        Attempted {
+            sent: Sent {
+                outcome: DeliveryOutcome {
+                    id: delivery.id,
+                    instance: delivery.instance,
+                    owner: self.node.clone(),
+                    attempt: Some(attempt),
+                    next,
+                    deactivate,
+                    now: store::now(),
+                },
+                count,
+                latency: Some(latency),
+                lease_until: delivery.lease_until,
             },
-            count,
-            latency: Some(latency),
-            lease_until: delivery.lease_until,
-        }))
+            reached: Some(reached),
+        }
     }
 
     /// The signed request for one attempt; an error says why it cannot be sent at all.
-    async fn request(
+    fn request(
         &self,
         target: &EventTarget,
-        url: &str,
+        url: url::Url,
         delivery: &ClaimedDelivery,
+        secrets: &[SecretString],
     ) -> Result<reqwest::Request, String> {
-        let parsed = url::Url::parse(url).map_err(|e| format!("the callback URL is not valid: {e}"))?;
-        self.config.network.check_url(&parsed).map_err(|refused| {
-            refused.log(target.instance);
-            refused.to_string()
-        })?;
         let id = delivery.id.to_string();
         let body = delivery.payload.as_bytes();
         let timestamp = Utc::now().timestamp();
@@ -483,27 +745,9 @@ impl Dispatcher {
             sealing::config_value(&self.cipher, target.instance, &target.config, key)
                 .map_err(|e| format!("{key} could not be opened: {e}"))
         };
-        let secrets = self
-            .caches
-            .signing_secrets
-            .get(target.instance, || async {
-                let sealed = self.store.signing_secrets(target.instance, store::now()).await?;
-                sealed
-                    .iter()
-                    .map(|s| {
-                        self.cipher
-                            .open(s, &sealing::context(target.instance, Field::SigningSecret))
-                    })
-                    .collect::<Result<Vec<SecretString>, _>>()
-                    .map(Some)
-                    .map_err(|e| StoreError::Corrupt(format!("a signing secret could not be opened: {e}")))
-            })
-            .await
-            .map_err(|e| e.to_string())?
-            .unwrap_or_default();
         let mut request = self
             .http
-            .post(parsed)
+            .post(url)
             .header(header::CONTENT_TYPE, "application/json")
             .header("Elements-Webhook-Id", &id)
             .header("webhook-id", &id)
@@ -511,7 +755,7 @@ impl Dispatcher {
         if !secrets.is_empty() {
             request = request.header(
                 "webhook-signature",
-                signing::standard_signature(&secrets, &id, timestamp, body),
+                signing::standard_signature(secrets, &id, timestamp, body),
             );
         }
         if let Some(key) = secret(SIGNATURE_KEY)? {
