@@ -455,7 +455,7 @@ async fn a_failing_callback_is_probed_then_caught_up(db: Database) {
             .get(&format!("/instances/{id}/events/{}", event["id"].as_str().unwrap()))
             .await
             .1;
-        assert_eq!(detail["status"], "notified", "{detail}");
+        assert_eq!(detail["statusDetail"], "notified", "{detail}");
         let delivery = &detail["deliveries"][0];
         let made = delivery["attemptLog"].as_array().unwrap().len();
         assert_eq!(
